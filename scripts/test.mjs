@@ -1,0 +1,90 @@
+// Runs the whole suite on Deno and on Bun (the runtimes come from devDependencies), prints each
+// runner's output, then one closing line with the totals. Exits non-zero if any test failed or a
+// runner could not run. Extra arguments are passed to both runners as test paths.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const paths = process.argv.slice(2);
+
+function run(command, args) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const collect = (stream, sink) =>
+      stream.on("data", (chunk) => {
+        output += chunk;
+        sink.write(chunk);
+      });
+    collect(child.stdout, process.stdout);
+    collect(child.stderr, process.stderr);
+    child.on("error", (error) => resolve({ code: 127, output: String(error) }));
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+// deno: "ok | 12 passed (3 steps) | 0 failed" or "FAILED | 11 passed | 1 failed"
+function denoCounts(output) {
+  const m = [
+    ...output.matchAll(
+      /\|\s*(\d+) passed(?: \((\d+) steps?\))?\s*\|\s*(\d+) failed(?: \((\d+) steps?\))?/g,
+    ),
+  ].pop();
+  if (!m) return null;
+  // node:test cases run as Deno test steps; count them when present.
+  const passed = m[2] !== undefined ? Number(m[2]) : Number(m[1]);
+  const failed = m[4] !== undefined ? Number(m[4]) : Number(m[3]);
+  return { passed, failed };
+}
+
+// bun: " 42 pass" / " 1 fail"
+function bunCounts(output) {
+  const p = [...output.matchAll(/^\s*(\d+) pass\s*$/gm)].pop();
+  const f = [...output.matchAll(/^\s*(\d+) fail\s*$/gm)].pop();
+  if (!p && !f) return null;
+  return { passed: p ? Number(p[1]) : 0, failed: f ? Number(f[1]) : 0 };
+}
+
+const results = [];
+const deno = await run(bin("deno"), [
+  "test",
+  "-A",
+  "--v8-flags=--expose-gc",
+  "--no-check",
+  ...(paths.length ? paths : ["tests/"]),
+]);
+results.push(["deno", deno, denoCounts(deno.output)]);
+const bun = await run(bin("bun"), [
+  "test",
+  "--timeout",
+  "30000",
+  ...(paths.length ? paths.map((p) => "./" + p.replace(/^\.\//, "")) : ["./tests/"]),
+]);
+results.push(["bun", bun, bunCounts(bun.output)]);
+
+let passed = 0;
+let failed = 0;
+let broken = false;
+console.log("");
+for (const [name, result, counts] of results) {
+  if (counts === null) {
+    console.log(`${name}: no test summary found (exit code ${result.code})`);
+    broken = true;
+    continue;
+  }
+  console.log(
+    `${name}: ${counts.passed} passed, ${counts.failed} failed (exit code ${result.code})`,
+  );
+  passed += counts.passed;
+  failed += counts.failed;
+  if (result.code !== 0 && counts.failed === 0) broken = true;
+}
+if (broken && failed === 0) failed = 1;
+console.log(`total: ${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || broken ? 1 : 0);

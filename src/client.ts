@@ -1,0 +1,354 @@
+/**
+ * The {@linkcode Client}: options, one pool per origin, stats and shutdown.
+ *
+ * @module
+ */
+
+import { WirefetchError } from "./errors.ts";
+import { type ClientContext, FetchTask } from "./exchange.ts";
+import type { Connection, ConnectionLimits } from "./pool/connection.ts";
+import {
+  OriginPool,
+  type PoolHost,
+  type PoolSettings,
+  type PoolStats,
+} from "./pool/origin_pool.ts";
+import { toRequestSpec } from "./request.ts";
+import { defaultConnector } from "./runtime/connector.ts";
+
+/** The version sent in the default User-Agent. */
+export const VERSION = "0.1.0";
+
+/** Options of a {@linkcode Client}. Every one is optional; the defaults are documented. */
+export interface ClientOptions {
+  /**
+   * Most connections (open plus connecting) to one origin; more requests wait in a FIFO queue.
+   * Default 64: HTTP/1.1 has one request per connection, so this is the per-host concurrency.
+   * Unlimited (Go, undici, Deno) lets a burst open thousands of sockets and exhaust the
+   * server or our ports; browsers' 6 starves a server-side client.
+   */
+  maxConnectionsPerHost?: number;
+  /**
+   * Most idle connections kept per origin. Default: `maxConnectionsPerHost`, so connections a
+   * burst opened are reused by the next burst rather than closed and dialed again (Go's
+   * default of 2 is the classic cause of connection churn). `idleTimeout` sheds them later.
+   */
+  maxIdlePerHost?: number;
+  /** Most idle connections across all origins; the least recently used go first. Default 256. */
+  maxIdle?: number;
+  /**
+   * Milliseconds an idle connection is kept. Default 4000: the shortest common server idle
+   * timeout is 5 s (Node's http and Apache), and reusing a connection the server is about to
+   * close is what produces "socket hang up" errors. A server's `Keep-Alive: timeout=N` lowers
+   * it for that connection.
+   */
+  idleTimeout?: number;
+  /** Requests after which a connection is closed; 0 for no limit. Default 0. */
+  maxRequestsPerConnection?: number;
+  /**
+   * Milliseconds a request may wait for a connection when the origin is at
+   * `maxConnectionsPerHost`. Default 30000: long enough to ride out a burst, short enough
+   * that an overloaded origin fails fast instead of piling up work.
+   */
+  queueTimeout?: number;
+  /** Milliseconds for TCP connect plus TLS handshake. Default 10000 (several SYN retries). */
+  connectTimeout?: number;
+  /**
+   * Milliseconds to wait for the response head, counted from the last byte of the request.
+   * Default 300000: long-polling and slow reports are legitimate; use `signal` for a
+   * per-request deadline.
+   */
+  headersTimeout?: number;
+  /**
+   * Milliseconds without body data while the consumer is reading. Default 300000. A consumer
+   * that stops reading is not timed out: backpressure is not a fault.
+   */
+  bodyTimeout?: number;
+  /**
+   * Largest response head in bytes. Default 65536: far above what real sites send (cookies
+   * included), small enough to bound memory per connection against a hostile server.
+   */
+  maxHeaderSize?: number;
+  /** Extra trusted root certificates (PEM) for https. */
+  caCerts?: string[];
+  /**
+   * Skip TLS certificate verification. For tests against self-signed servers only. Supported
+   * on Bun and Node; Deno has no per-connection switch (pass `caCerts` instead, or run Deno
+   * with `--unsafely-ignore-certificate-errors`), so there it fails with `ERR_TLS`.
+   */
+  unsafelyIgnoreCertificateErrors?: boolean;
+  /** The User-Agent for requests without one; null sends none. Default `wirefetch/VERSION`. */
+  userAgent?: string | null;
+}
+
+/** Counts of a client's connections and queued requests. */
+export interface ClientStats {
+  /** Sums over all origins. */
+  total: PoolStats;
+  /** Counts per origin (`scheme://host:port`). */
+  origins: Record<string, PoolStats>;
+}
+
+/** `RequestInit` plus wirefetch's own options. */
+export interface FetchInit extends RequestInit {
+  /** The client whose pool runs the request; default {@linkcode defaultClient}. */
+  client?: Client;
+  /** Receives this request's trace events (in addition to the client's listeners). */
+  trace?: EventTarget;
+}
+
+/** The signature of {@linkcode Client.fetch} and of `fetch`. */
+export type FetchFunction = (input: RequestInfo | URL, init?: FetchInit) => Promise<Response>;
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0)) {
+    throw new TypeError(`${name} must be a non-negative number, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * An HTTP/1.1 client with its own connection pool per origin.
+ *
+ * @example Reuse connections and read the pool's state
+ * ```ts
+ * import { Client } from "@wirefetch/fetch";
+ *
+ * await using client = new Client({ maxConnectionsPerHost: 8 });
+ * const response = await client.fetch("http://127.0.0.1:8080/");
+ * console.log(response.status, await response.text());
+ * console.log(client.stats().total); // { open: 1, idle: 1, active: 0, ... }
+ * ```
+ */
+export class Client extends EventTarget implements ClientContext, PoolHost {
+  /**
+   * Fetches with this client's pool; same signature as the global fetch, usable unbound
+   * (`const { fetch } = client`).
+   */
+  readonly fetch: FetchFunction;
+  /** The User-Agent sent by default. */
+  readonly userAgent: string | null;
+  #pools = new Map<string, OriginPool>();
+  #settings: PoolSettings;
+  #maxIdle: number;
+  #idle = 0;
+  #closed = false;
+  #tls: { caCerts?: readonly string[]; insecure: boolean };
+  #warnedLeak = false;
+
+  /**
+   * Creates a client; see {@linkcode ClientOptions} for the defaults.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client({ maxConnectionsPerHost: 16, idleTimeout: 10_000 });
+   * await client.close();
+   * ```
+   */
+  constructor(options: ClientOptions = {}) {
+    super();
+    const maxConnectionsPerHost = positive(
+      options.maxConnectionsPerHost,
+      64,
+      "maxConnectionsPerHost",
+    );
+    if (maxConnectionsPerHost < 1) throw new TypeError("maxConnectionsPerHost must be at least 1");
+    const limits: ConnectionLimits = {
+      headersTimeout: positive(options.headersTimeout, 300_000, "headersTimeout"),
+      bodyTimeout: positive(options.bodyTimeout, 300_000, "bodyTimeout"),
+      idleTimeout: positive(options.idleTimeout, 4_000, "idleTimeout"),
+      maxRequestsPerConnection: positive(
+        options.maxRequestsPerConnection,
+        0,
+        "maxRequestsPerConnection",
+      ),
+      maxHeaderSize: positive(options.maxHeaderSize, 65_536, "maxHeaderSize"),
+    };
+    this.#settings = {
+      maxConnectionsPerHost,
+      maxIdlePerHost: positive(options.maxIdlePerHost, maxConnectionsPerHost, "maxIdlePerHost"),
+      queueTimeout: positive(options.queueTimeout, 30_000, "queueTimeout"),
+      connectTimeout: positive(options.connectTimeout, 10_000, "connectTimeout"),
+      limits,
+      connector: defaultConnector(),
+    };
+    this.#maxIdle = positive(options.maxIdle, 256, "maxIdle");
+    this.#tls = {
+      caCerts: options.caCerts,
+      insecure: options.unsafelyIgnoreCertificateErrors === true,
+    };
+    this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
+    this.fetch = (input: RequestInfo | URL, init?: FetchInit): Promise<Response> =>
+      this.#fetch(input, init);
+  }
+
+  /** True once {@linkcode Client.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #fetch(input: RequestInfo | URL, init: FetchInit | undefined): Promise<Response> {
+    if (this.#closed) {
+      return Promise.reject(
+        new TypeError("fetch failed: the client is closed", {
+          cause: new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed"),
+        }),
+      );
+    }
+    try {
+      const spec = toRequestSpec(input, init);
+      if (spec instanceof Promise) {
+        return spec.then((s) => new FetchTask(this, s).promise);
+      }
+      return new FetchTask(this, spec).promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal The pool for a URL's origin, created on first use. */
+  poolFor(url: URL): OriginPool {
+    const key = url.origin;
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      const https = url.protocol === "https:";
+      // URL keeps IPv6 literals in brackets; sockets want the bare address.
+      const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+      const port = url.port === "" ? (https ? 443 : 80) : Number(url.port);
+      pool = new OriginPool(
+        key,
+        {
+          hostname,
+          port,
+          tls: https
+            ? {
+              serverName: hostname,
+              caCerts: this.#tls.caCerts,
+              insecure: this.#tls.insecure,
+              alpnProtocols: ["http/1.1"],
+            }
+            : null,
+        },
+        this.#settings,
+        this,
+      );
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** @internal */
+  onIdleChanged(_pool: OriginPool, delta: number): void {
+    this.#idle += delta;
+    if (delta > 0 && this.#idle > this.#maxIdle) {
+      // Evict the least recently used idle connection across origins.
+      let oldest: OriginPool | null = null;
+      for (const pool of this.#pools.values()) {
+        if (
+          pool.idleCount > 0 && (oldest === null || pool.oldestIdleSince < oldest.oldestIdleSince)
+        ) {
+          oldest = pool;
+        }
+      }
+      oldest?.closeOldestIdle("pool-full");
+    }
+  }
+
+  /** @internal */
+  onBodyLeak(url: string, connection: Connection): void {
+    const event = new Event("bodyleak");
+    Object.assign(event, { url, connectionId: connection.id });
+    this.dispatchEvent(event);
+    if (!this.#warnedLeak) {
+      this.#warnedLeak = true;
+      console.warn(
+        `wirefetch: the response body of ${url} was garbage-collected before it was read or ` +
+          `cancelled; its connection ${connection.id} was closed. Read the body to the end or ` +
+          `call response.body.cancel() so connections can be reused.`,
+      );
+    }
+  }
+
+  /**
+   * Counts of open, idle, active and connecting connections and queued requests, per origin
+   * and in total.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * console.log(client.stats()); // { total: { open: 0, ... }, origins: {} }
+   * ```
+   */
+  stats(): ClientStats {
+    const total: PoolStats = { open: 0, idle: 0, active: 0, connecting: 0, queued: 0 };
+    const origins: Record<string, PoolStats> = {};
+    for (const [origin, pool] of this.#pools) {
+      const s = pool.stats();
+      origins[origin] = s;
+      total.open += s.open;
+      total.idle += s.idle;
+      total.active += s.active;
+      total.connecting += s.connecting;
+      total.queued += s.queued;
+    }
+    return { total, origins };
+  }
+
+  /**
+   * Closes every idle connection now; busy ones are untouched.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * new Client().closeIdle();
+   * ```
+   */
+  closeIdle(): void {
+    for (const pool of this.#pools.values()) pool.closeIdle("client-closed");
+  }
+
+  /**
+   * Closes gracefully: new requests reject with `ERR_CLIENT_CLOSED`, requests already made
+   * (queued or running) finish, then every connection is closed. Resolves when nothing is open.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * await client.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+  }
+
+  /**
+   * Closes the client at the end of an `await using` block.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * {
+   *   await using client = new Client();
+   * }
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * The client `fetch` uses when no `client` is given.
+ *
+ * @example
+ * ```ts
+ * import { defaultClient } from "@wirefetch/fetch";
+ * console.log(defaultClient.stats().total);
+ * ```
+ */
+export const defaultClient: Client = new Client();

@@ -1,0 +1,600 @@
+/**
+ * One socket's life: an HTTP/1.1 connection that serves one exchange (request and response) at a
+ * time, as an explicit state machine after hackney_conn:
+ *
+ * ```
+ *            dispatch              request written           response complete, reusable
+ *   idle ───────────────▶ sending ─────────────────▶ receiving ───────────────────────▶ idle
+ *    │                       │                          │
+ *    └── EOF, error, unsolicited bytes, expiry, abort, protocol error, not reusable ──▶ closed
+ * ```
+ *
+ * The response may begin while the request body is still being written (a server that answers
+ * early); the connection then stops writing and is never reused, since the server cannot have
+ * read the request to its end.
+ *
+ * @module
+ */
+
+import { WirefetchError } from "../errors.ts";
+import { encodeChunk, LAST_CHUNK } from "../h1/chunked.ts";
+import {
+  type ResponseHead,
+  ResponseParser,
+  type ResponseParserHandler,
+} from "../h1/response_parser.ts";
+import type { Socket, SocketListener } from "../runtime/socket.ts";
+import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime/timers.ts";
+
+/** The states of a connection; `connecting` is counted by the pool while a dial runs. */
+export type ConnectionState = "connecting" | "idle" | "sending" | "receiving" | "closed";
+
+/** Why a connection closed; shown in stats and trace events. */
+export type CloseReason =
+  | "not-reusable"
+  | "peer-closed"
+  | "error"
+  | "protocol-error"
+  | "unsolicited-data"
+  | "idle-timeout"
+  | "aborted"
+  | "body-cancelled"
+  | "body-leak"
+  | "timeout"
+  | "pool-full"
+  | "client-closed";
+
+/** What went wrong with an exchange, for the retry decision in the fetch layer. */
+export interface FailureInfo {
+  /** The connection had served an earlier request (it came from the idle pool). */
+  readonly reused: boolean;
+  /** Some byte of the response had arrived. */
+  readonly responseStarted: boolean;
+  /** No byte of the request was handed to the socket. */
+  readonly nothingWritten: boolean;
+}
+
+/** A request and its response, as the connection sees them. The fetch layer implements it. */
+export interface Exchange {
+  /** The encoded request head. */
+  readonly head: Uint8Array;
+  /** The request body: bytes sent with Content-Length, or a stream. */
+  readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
+  /** For a stream body: its exact length (Content-Length), or -1 to send it chunked. */
+  readonly bodyLength: number;
+  /** True for HEAD: the response has no body whatever its headers say. */
+  readonly headOnly: boolean;
+  /** True when the request itself asked for `Connection: close`. */
+  readonly closeAfter: boolean;
+  /** The connection begins serving this exchange. */
+  onDispatch(connection: Connection): void;
+  /** The request head and body were fully handed to the socket. */
+  onRequestWritten(): void;
+  /** A 1xx response was skipped. */
+  onInformational(status: number, headers: string[]): void;
+  /** The final response head arrived. */
+  onHead(head: ResponseHead): void;
+  /** A piece of the body arrived (owned by the receiver). */
+  onBody(chunk: Uint8Array): void;
+  /** Called once per read when the head arrived and the body is still incomplete. */
+  onResponseStart(): void;
+  /** The response is complete; the connection was already released or closed. */
+  onComplete(trailers: string[]): void;
+  /** The exchange failed; the connection is closed. */
+  onError(error: WirefetchError, info: FailureInfo): void;
+}
+
+/** What a connection needs from the pool that owns it. */
+export interface ConnectionOwner {
+  /** The exchange completed and the connection may serve another request. */
+  onConnectionReusable(connection: Connection): void;
+  /** The connection closed for good. */
+  onConnectionClosed(connection: Connection): void;
+}
+
+/** The timeouts and limits a connection enforces, shared by all connections of a client. */
+export interface ConnectionLimits {
+  /** Longest wait for a response head, counted from the last progress in sending the request. */
+  readonly headersTimeout: number;
+  /** Longest wait between two body reads while the consumer is reading. */
+  readonly bodyTimeout: number;
+  /** Longest idle period in the pool. */
+  readonly idleTimeout: number;
+  /** Requests after which the connection closes (0: unlimited). */
+  readonly maxRequestsPerConnection: number;
+  /** Largest response head. */
+  readonly maxHeaderSize: number;
+}
+
+let nextId = 1;
+
+// Requests whose head and body together stay below this size go out in one write (one packet
+// on loopback and usually on the wire); bigger bodies are written separately to avoid a copy.
+const COALESCE_LIMIT = 65536;
+
+/**
+ * An HTTP/1.1 connection over one socket.
+ *
+ * @example Serve one exchange (the fetch layer does this for you)
+ * ```ts ignore
+ * const connection = new Connection(socket, owner, limits, "http://127.0.0.1:8080");
+ * connection.dispatch(exchange);
+ * ```
+ */
+export class Connection implements SocketListener, ResponseParserHandler {
+  /** A process-unique id, shown in stats and trace events. */
+  readonly id: number = nextId++;
+  /** The origin this connection talks to. */
+  readonly origin: string;
+  /** The socket. */
+  readonly socket: Socket;
+  /** The current state. */
+  state: ConnectionState = "idle";
+  /** Requests completed on this connection. */
+  requestsServed = 0;
+  /** Bytes received, head and body. */
+  bytesRead = 0;
+  /** Bytes handed to the socket. */
+  bytesWritten = 0;
+  /** When the connection was established (performance.now()). */
+  readonly createdAt: number = performance.now();
+  /** When the connection last became idle. */
+  idleSince: number = this.createdAt;
+  /** When an idle connection must no longer be used (keep-alive limits). */
+  expiresAt = Infinity;
+  /** Why the connection closed, once it has. */
+  closeReason: CloseReason | null = null;
+
+  #owner: ConnectionOwner;
+  #limits: ConnectionLimits;
+  #parser: ResponseParser;
+  // The exchange being served. While the consumer does not read (backpressure), the strong
+  // reference is dropped and only `#parked` remains, so a Response the user forgot can be
+  // garbage-collected and its connection reclaimed (see response_body.ts).
+  #exchange: Exchange | null = null;
+  #parked: WeakRef<Exchange> | null = null;
+  #head: ResponseHead | null = null;
+  #requestDone = false;
+  #responseStartSignalled = false;
+  #paused = false;
+  #nothingWritten = true;
+  #deadline = Infinity;
+  #timer: TimerHandle | null = null;
+  #timerAt = Infinity;
+  #onTimerBound: () => void;
+
+  /**
+   * Wraps a connected socket.
+   *
+   * @example
+   * ```ts ignore
+   * const connection = new Connection(socket, pool, limits, "http://127.0.0.1:8080");
+   * ```
+   */
+  constructor(socket: Socket, owner: ConnectionOwner, limits: ConnectionLimits, origin: string) {
+    this.socket = socket;
+    this.origin = origin;
+    this.#owner = owner;
+    this.#limits = limits;
+    this.#parser = new ResponseParser(this, limits.maxHeaderSize);
+    this.#onTimerBound = this.#onTimer.bind(this);
+    socket.listen(this);
+  }
+
+  /** The exchange in progress, whether it is flowing or parked. */
+  get exchange(): Exchange | null {
+    return this.#exchange ?? this.#parked?.deref() ?? null;
+  }
+
+  /** True once the connection closed (a getter, so checks after an await are not narrowed). */
+  get isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** True when the connection can take a new request now. */
+  get usable(): boolean {
+    return this.state === "idle" && performance.now() < this.expiresAt;
+  }
+
+  /**
+   * Starts serving an exchange: writes the request and parses the response.
+   *
+   * @example
+   * ```ts ignore
+   * connection.dispatch(exchange);
+   * ```
+   */
+  dispatch(exchange: Exchange): void {
+    if (this.state !== "idle") {
+      throw new Error(`connection ${this.id} dispatched while ${this.state}`);
+    }
+    this.state = "sending";
+    this.#exchange = exchange;
+    this.#parked = null;
+    this.#head = null;
+    this.#requestDone = false;
+    this.#responseStartSignalled = false;
+    this.#paused = false;
+    this.#nothingWritten = true;
+    this.#parser.start(exchange.headOnly);
+    this.socket.ref();
+    this.#setDeadline(performance.now() + this.#limits.headersTimeout);
+    exchange.onDispatch(this);
+
+    const body = exchange.body;
+    const head = exchange.head;
+    if (body === null || body instanceof Uint8Array) {
+      this.#nothingWritten = false;
+      if (body === null || body.length === 0) {
+        this.bytesWritten += head.length;
+        this.socket.write(head);
+      } else if (head.length + body.length <= COALESCE_LIMIT) {
+        const data = new Uint8Array(head.length + body.length);
+        data.set(head);
+        data.set(body, head.length);
+        this.bytesWritten += data.length;
+        this.socket.write(data);
+      } else {
+        this.bytesWritten += head.length + body.length;
+        this.socket.write(head);
+        this.socket.write(body);
+      }
+      // Every byte is with the socket, which writes in order and reports failures to
+      // onSocketError: the request is complete as far as framing goes. Waiting for the write
+      // promise instead would race the response on runtimes whose writes resolve late.
+      this.#requestWritten();
+    } else {
+      this.#writeStream(exchange, body);
+    }
+  }
+
+  async #writeStream(exchange: Exchange, stream: ReadableStream<Uint8Array>): Promise<void> {
+    const chunked = exchange.bodyLength < 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      reader = stream.getReader();
+    } catch (error) {
+      this.#failWrite(exchange, error);
+      return;
+    }
+    try {
+      this.#nothingWritten = false;
+      this.bytesWritten += exchange.head.length;
+      const first = this.socket.write(exchange.head);
+      if (first !== null) await first;
+      let sent = 0;
+      while (true) {
+        if (this.exchange !== exchange || this.isClosed || this.#requestDone) {
+          // The response finished early or the exchange died: stop reading the user's stream.
+          reader.cancel().catch(() => {});
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (this.exchange !== exchange || this.isClosed) {
+          reader.cancel().catch(() => {});
+          return;
+        }
+        if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new TypeError("request body stream chunks must be Uint8Array");
+        }
+        if (value.length === 0) continue;
+        sent += value.length;
+        if (!chunked && sent > exchange.bodyLength) {
+          throw new TypeError(
+            `request body is longer than its Content-Length of ${exchange.bodyLength}`,
+          );
+        }
+        const data = chunked ? encodeChunk(value) : value;
+        this.bytesWritten += data.length;
+        const pending = this.socket.write(data);
+        if (pending !== null) await pending;
+        // Sending is progress: the head timeout counts from the last byte we sent.
+        if (this.exchange === exchange && !this.#parser.started) {
+          this.#setDeadline(performance.now() + this.#limits.headersTimeout);
+        }
+      }
+      if (!chunked && sent !== exchange.bodyLength) {
+        throw new TypeError(
+          `request body ended after ${sent} of its Content-Length of ${exchange.bodyLength} bytes`,
+        );
+      }
+      if (chunked) {
+        this.bytesWritten += LAST_CHUNK.length;
+        const last = this.socket.write(LAST_CHUNK);
+        if (last !== null) await last;
+      }
+      if (this.exchange !== exchange || this.isClosed) return;
+      this.#requestWritten();
+    } catch (error) {
+      reader.cancel(error).catch(() => {});
+      this.#failWrite(exchange, error);
+    }
+  }
+
+  #failWrite(exchange: Exchange, error: unknown): void {
+    if (this.exchange !== exchange || this.isClosed) return;
+    // The server saw a partial request: this connection can never be used again.
+    this.#close("error");
+    this.#exchange = null;
+    this.#parked = null;
+    const wrapped = error instanceof WirefetchError ? error : new WirefetchError(
+      "ERR_SOCKET",
+      `request body failed: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
+    exchange.onError(wrapped, this.#failureInfo());
+  }
+
+  #requestWritten(): void {
+    this.#requestDone = true;
+    if (this.state === "sending") this.state = "receiving";
+    const exchange = this.exchange;
+    if (exchange === null) return;
+    exchange.onRequestWritten();
+    if (this.#parser.complete) this.#finishExchange(exchange);
+  }
+
+  /** Stops reading the response body until {@linkcode resumeBody} (consumer backpressure). */
+  pauseBody(): void {
+    if (this.#paused || this.state === "closed") return;
+    const exchange = this.#exchange;
+    if (exchange === null) return;
+    this.#paused = true;
+    this.socket.pause();
+    this.#parked = new WeakRef(exchange);
+    this.#exchange = null;
+    // Nobody waits for bytes while the consumer does not read, so no body timeout applies and
+    // the process may exit if the consumer has forgotten the response.
+    this.#setDeadline(Infinity);
+    this.socket.unref();
+  }
+
+  /** Reads the response body again after {@linkcode pauseBody}. */
+  resumeBody(): void {
+    if (!this.#paused || this.state === "closed") return;
+    const exchange = this.#parked?.deref() ?? null;
+    this.#paused = false;
+    this.#parked = null;
+    if (exchange === null) return;
+    this.#exchange = exchange;
+    this.socket.ref();
+    this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
+    this.socket.resume();
+  }
+
+  /**
+   * Closes the connection because its exchange was aborted or its body cancelled or leaked. The
+   * exchange is not notified: its owner initiated this.
+   *
+   * @example
+   * ```ts ignore
+   * connection.abort("aborted");
+   * ```
+   */
+  abort(reason: CloseReason): void {
+    if (this.state === "closed") return;
+    this.#exchange = null;
+    this.#parked = null;
+    this.#close(reason);
+  }
+
+  /**
+   * Closes an idle connection (idle expiry, pool shrinking, client close).
+   *
+   * @example
+   * ```ts ignore
+   * connection.closeIdle("client-closed");
+   * ```
+   */
+  closeIdle(reason: CloseReason): void {
+    if (this.state !== "idle") return;
+    this.#close(reason);
+  }
+
+  /** Called by the pool when the connection enters the idle list. */
+  markIdle(now: number, keepAliveTimeoutMs: number): void {
+    this.state = "idle";
+    this.idleSince = now;
+    let expiry = this.#limits.idleTimeout;
+    if (keepAliveTimeoutMs >= 0) {
+      // The server announced when it will drop idle connections. Stop using the connection a
+      // little before that, so a request never races the server's close (the classic "socket
+      // hang up" on a stale connection). The margin is a quarter, at most one second.
+      const margin = Math.min(1000, keepAliveTimeoutMs / 4);
+      expiry = Math.min(expiry, keepAliveTimeoutMs - margin);
+    }
+    this.expiresAt = now + expiry;
+    this.#setDeadline(this.expiresAt);
+    this.socket.unref();
+  }
+
+  /** The keep-alive timeout the last response announced, or -1. */
+  get keepAliveTimeoutMs(): number {
+    return this.#head?.keepAliveTimeoutMs ?? -1;
+  }
+
+  // SocketListener
+
+  /** @internal */
+  onSocketData(chunk: Uint8Array): void {
+    this.bytesRead += chunk.length;
+    const exchange = this.exchange;
+    if (exchange === null) {
+      // RFC 9112 §9.3.1: a client must not pipeline here, so bytes on an idle connection are not
+      // a response to anything; the framing of whatever follows cannot be trusted.
+      this.#close(this.state === "idle" ? "unsolicited-data" : "protocol-error");
+      return;
+    }
+    let consumed: number;
+    try {
+      consumed = this.#parser.execute(chunk);
+    } catch (error) {
+      this.#fail(exchange, error as WirefetchError, "protocol-error");
+      return;
+    }
+    if (this.state === "closed") return;
+    if (this.#parser.complete) {
+      if (consumed < chunk.length) {
+        // Bytes after a complete response: the server's framing disagrees with ours, so the
+        // next response could not be found reliably. Deliver this one, then close.
+        this.#head = this.#head === null ? null : { ...this.#head, keepAlive: false };
+      }
+      this.#finishExchange(exchange);
+      return;
+    }
+    if (this.#parser.headDone) {
+      if (!this.#responseStartSignalled) {
+        this.#responseStartSignalled = true;
+        exchange.onResponseStart();
+      }
+      if (!this.#paused) this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
+    }
+  }
+
+  /** @internal */
+  onSocketEnd(): void {
+    const exchange = this.exchange;
+    if (exchange === null || this.state === "idle") {
+      this.#close("peer-closed");
+      return;
+    }
+    try {
+      this.#parser.finish();
+    } catch (error) {
+      this.#fail(exchange, error as WirefetchError, "peer-closed");
+      return;
+    }
+    // A close-delimited body ended normally; the connection cannot be reused.
+    this.#finishExchange(exchange);
+  }
+
+  /** @internal */
+  onSocketError(error: WirefetchError): void {
+    const exchange = this.exchange;
+    if (exchange === null || this.state === "idle") {
+      this.#close("error");
+      return;
+    }
+    this.#fail(exchange, error, "error");
+  }
+
+  // ResponseParserHandler
+
+  /** @internal */
+  onInformational(status: number, headers: string[]): void {
+    this.exchange?.onInformational(status, headers);
+  }
+
+  /** @internal */
+  onHead(head: ResponseHead): void {
+    this.#head = head;
+    this.exchange?.onHead(head);
+  }
+
+  /** @internal */
+  onBody(chunk: Uint8Array): void {
+    this.exchange?.onBody(chunk);
+  }
+
+  #finishExchange(exchange: Exchange): void {
+    if (!this.#requestDone) {
+      // The response is complete but our request is not: the server will not read the rest,
+      // so the connection is unusable. The body writer sees the state change and stops.
+      this.#head = this.#head === null ? null : { ...this.#head, keepAlive: false };
+      if (this.#parser.complete && this.state === "sending") this.state = "receiving";
+    }
+    this.#exchange = null;
+    this.#parked = null;
+    this.requestsServed++;
+    const head = this.#head;
+    const max = this.#limits.maxRequestsPerConnection;
+    const reusable = head !== null && head.keepAlive && this.#requestDone &&
+      !exchange.closeAfter && (max === 0 || this.requestsServed < max) &&
+      head.keepAliveMax !== 0;
+    const trailers = this.#parser.trailers;
+    if (reusable) {
+      this.#paused = false;
+      this.#setDeadline(Infinity);
+      // Go's transport returns the connection before the final read returns EOF; so do we, so a
+      // caller that reads to the end and then sends the next request finds it idle.
+      this.state = "idle";
+      this.#owner.onConnectionReusable(this);
+    } else {
+      this.#close("not-reusable");
+    }
+    exchange.onComplete(trailers);
+  }
+
+  #fail(exchange: Exchange, error: WirefetchError, reason: CloseReason): void {
+    const info = this.#failureInfo();
+    this.#exchange = null;
+    this.#parked = null;
+    this.#close(reason);
+    exchange.onError(error, info);
+  }
+
+  #failureInfo(): FailureInfo {
+    return {
+      reused: this.requestsServed > 0,
+      responseStarted: this.#parser.started,
+      nothingWritten: this.#nothingWritten,
+    };
+  }
+
+  #close(reason: CloseReason): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.closeReason = reason;
+    if (this.#timer !== null) {
+      clearUnrefTimeout(this.#timer);
+      this.#timer = null;
+    }
+    this.socket.close();
+    this.#owner.onConnectionClosed(this);
+  }
+
+  // One lazily re-armed timer per connection serves every deadline (headers, body, idle), so a
+  // keep-alive request costs an assignment instead of a setTimeout/clearTimeout pair.
+  #setDeadline(at: number): void {
+    this.#deadline = at;
+    if (at === Infinity) return;
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    if (this.#timer !== null) clearUnrefTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setUnrefTimeout(this.#onTimerBound, Math.max(0, at - performance.now()) + 1);
+  }
+
+  #onTimer(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.state === "closed" || this.#deadline === Infinity) return;
+    const now = performance.now();
+    if (now < this.#deadline) {
+      const at = this.#deadline;
+      this.#deadline = Infinity;
+      this.#setDeadline(at);
+      return;
+    }
+    if (this.state === "idle") {
+      this.#close("idle-timeout");
+      return;
+    }
+    const exchange = this.exchange;
+    if (exchange === null) {
+      this.#close("timeout");
+      return;
+    }
+    const headDone = this.#parser.headDone;
+    const error = headDone
+      ? new WirefetchError(
+        "ERR_BODY_TIMEOUT",
+        `no response body data for ${this.#limits.bodyTimeout} ms`,
+      )
+      : new WirefetchError(
+        "ERR_HEADERS_TIMEOUT",
+        `no response headers within ${this.#limits.headersTimeout} ms`,
+      );
+    this.#fail(exchange, error, "timeout");
+  }
+}

@@ -1,0 +1,363 @@
+/**
+ * The connections of one origin (scheme, host, port): an idle stack reused most-recently-used
+ * first, a cap on open connections with a FIFO queue behind it, and dials owned by the pool.
+ *
+ * The pool never looks at a header: it hands connections to waiters and takes them back.
+ *
+ * @module
+ */
+
+import { WirefetchError } from "../errors.ts";
+import type { ConnectOptions, Socket, SocketConnector } from "../runtime/socket.ts";
+import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime/timers.ts";
+import {
+  type CloseReason,
+  Connection,
+  type ConnectionLimits,
+  type ConnectionOwner,
+} from "./connection.ts";
+import { type Waiter, WaitQueue } from "./wait_queue.ts";
+
+/** A request waiting for a connection of this pool; the fetch layer implements it. */
+export interface PoolWaiter extends Waiter {
+  /** The pool hands over a connection; the waiter must dispatch on it synchronously. */
+  onConnection(connection: Connection, reused: boolean): void;
+  /** No connection could be had (dial failure, queue timeout, pool closed). */
+  onAcquireError(error: WirefetchError): void;
+  /** The request joined the queue at this 1-based position. */
+  onQueued(position: number): void;
+}
+
+/** Pool-wide settings, shared by all origins of a client. */
+export interface PoolSettings {
+  /** Open plus connecting connections per origin. */
+  readonly maxConnectionsPerHost: number;
+  /** Idle connections kept per origin. */
+  readonly maxIdlePerHost: number;
+  /** Longest time a request waits in the queue (ms). */
+  readonly queueTimeout: number;
+  /** Longest time for TCP connect plus TLS handshake (ms). */
+  readonly connectTimeout: number;
+  /** Limits every connection enforces. */
+  readonly limits: ConnectionLimits;
+  /** Opens sockets for this runtime. */
+  readonly connector: SocketConnector;
+}
+
+/** What a pool reports to its client. */
+export interface PoolHost {
+  /** An origin pool's idle count changed by `delta`; the host may trim across origins. */
+  onIdleChanged(pool: OriginPool, delta: number): void;
+  /** A connection closed (for stats and events). */
+  onConnectionClosed?(connection: Connection): void;
+}
+
+/** Counts for one origin. */
+export interface PoolStats {
+  /** Connections established and not closed. */
+  open: number;
+  /** Open connections waiting in the pool. */
+  idle: number;
+  /** Open connections serving a request. */
+  active: number;
+  /** Dials in progress. */
+  connecting: number;
+  /** Requests waiting for a connection. */
+  queued: number;
+}
+
+/**
+ * The pool of one origin.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new OriginPool("http://127.0.0.1:8080", connectOptions, settings, host);
+ * pool.acquire(waiter);
+ * ```
+ */
+export class OriginPool implements ConnectionOwner {
+  /** `scheme://host:port`. */
+  readonly origin: string;
+  /** Every open connection, idle or not. */
+  readonly connections: Set<Connection> = new Set();
+  // Most recently used at the end: reusing the warmest connection keeps the others idle long
+  // enough to expire, so a burst's extra connections are shed once the burst ends.
+  readonly #idle: Connection[] = [];
+  readonly #queue: WaitQueue<PoolWaiter> = new WaitQueue();
+  // Retries after a stale connection wait only for a dial of their own (never a reused
+  // connection, which could be just as stale).
+  readonly #fresh: WaitQueue<PoolWaiter> = new WaitQueue();
+  #connecting = 0;
+  #connectOptions: ConnectOptions;
+  #settings: PoolSettings;
+  #host: PoolHost;
+  #closing = false;
+  #drained: (() => void) | null = null;
+  #queueTimer: TimerHandle | null = null;
+
+  /**
+   * Creates the pool of one origin.
+   *
+   * @example
+   * ```ts ignore
+   * const pool = new OriginPool(origin, { hostname, port, tls: null }, settings, host);
+   * ```
+   */
+  constructor(
+    origin: string,
+    connectOptions: ConnectOptions,
+    settings: PoolSettings,
+    host: PoolHost,
+  ) {
+    this.origin = origin;
+    this.#connectOptions = connectOptions;
+    this.#settings = settings;
+    this.#host = host;
+  }
+
+  /** The number of idle connections. */
+  get idleCount(): number {
+    return this.#idle.length;
+  }
+
+  /** When the oldest idle connection became idle, or Infinity. */
+  get oldestIdleSince(): number {
+    return this.#idle.length > 0 ? this.#idle[0].idleSince : Infinity;
+  }
+
+  /**
+   * Gets a connection for `waiter`: an idle one at once, else a new dial, else a place in the
+   * queue. With `fresh`, only a new connection will do (a retry after a stale one).
+   */
+  acquire(waiter: PoolWaiter, fresh = false): void {
+    if (!fresh) {
+      const idle = this.#idle;
+      while (idle.length > 0) {
+        const connection = idle.pop()!;
+        this.#host.onIdleChanged(this, -1);
+        if (connection.usable) {
+          waiter.queuedAt = -1;
+          waiter.onConnection(connection, true);
+          return;
+        }
+        connection.closeIdle("idle-timeout");
+      }
+    }
+    const queue = fresh ? this.#fresh : this.#queue;
+    waiter.queuedAt = performance.now();
+    // Every waiter gets the same timeout and joins in order, so deadlines grow along the queue
+    // and one timer on its head serves all of them. Retries wait for their own dial instead.
+    waiter.queueDeadline = fresh ? Infinity : waiter.queuedAt + this.#settings.queueTimeout;
+    const position = queue.push(waiter);
+    const capacity =
+      this.connections.size + this.#connecting < this.#settings.maxConnectionsPerHost;
+    if (fresh || (capacity && this.#connecting < this.#waiting())) {
+      this.#dial();
+    } else {
+      waiter.onQueued(position);
+    }
+    if (!fresh) this.#armQueueTimer();
+  }
+
+  /** Takes a waiter out of the queue (it was aborted); returns whether it was waiting. */
+  cancel(waiter: PoolWaiter): boolean {
+    return this.#queue.remove(waiter) || this.#fresh.remove(waiter);
+  }
+
+  /** Closes the idle connections. */
+  closeIdle(reason: CloseReason = "client-closed"): void {
+    for (const connection of this.#idle.splice(0)) {
+      this.#host.onIdleChanged(this, -1);
+      connection.closeIdle(reason);
+    }
+  }
+
+  /** Closes the least recently used idle connection (the client trims across origins). */
+  closeOldestIdle(reason: CloseReason): void {
+    const connection = this.#idle.shift();
+    if (connection === undefined) return;
+    this.#host.onIdleChanged(this, -1);
+    connection.closeIdle(reason);
+  }
+
+  /**
+   * Closes gracefully: idle connections now, busy ones once their exchange ends; queued
+   * requests are still served. Resolves when nothing is open or waiting.
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.closeIdle("client-closed");
+    if (this.#isDrained()) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#drained = resolve));
+  }
+
+  /** Closes everything at once, failing queued requests. */
+  destroy(error: WirefetchError): void {
+    this.#closing = true;
+    for (const waiter of [...this.#queue.drain(), ...this.#fresh.drain()]) {
+      waiter.onAcquireError(error);
+    }
+    this.closeIdle("client-closed");
+    for (const connection of [...this.connections]) connection.abort("client-closed");
+  }
+
+  /** Counts for {@linkcode Client.stats}. */
+  stats(): PoolStats {
+    const open = this.connections.size;
+    const idle = this.#idle.length;
+    return {
+      open,
+      idle,
+      active: open - idle,
+      connecting: this.#connecting,
+      queued: this.#queue.length + this.#fresh.length,
+    };
+  }
+
+  // ConnectionOwner
+
+  /** @internal */
+  onConnectionReusable(connection: Connection): void {
+    this.#handOff(connection, false, connection.keepAliveTimeoutMs);
+  }
+
+  /** @internal */
+  onConnectionClosed(connection: Connection): void {
+    if (!this.connections.delete(connection)) return;
+    const index = this.#idle.indexOf(connection);
+    if (index >= 0) {
+      this.#idle.splice(index, 1);
+      this.#host.onIdleChanged(this, -1);
+    }
+    this.#host.onConnectionClosed?.(connection);
+    this.#pump();
+    this.#checkDrained();
+  }
+
+  #waiting(): number {
+    return this.#queue.length + this.#fresh.length;
+  }
+
+  #handOff(connection: Connection, fromDial: boolean, keepAliveTimeoutMs: number): void {
+    const waiter = (fromDial ? this.#fresh.shift() : undefined) ?? this.#queue.shift();
+    if (waiter !== undefined) {
+      connection.state = "idle";
+      waiter.onConnection(connection, !fromDial);
+      return;
+    }
+    if (this.#closing) {
+      connection.closeIdle("client-closed");
+      return;
+    }
+    connection.markIdle(performance.now(), keepAliveTimeoutMs);
+    const idle = this.#idle;
+    idle.push(connection);
+    this.#host.onIdleChanged(this, 1);
+    if (idle.length > this.#settings.maxIdlePerHost) {
+      // Shed the coldest: it is the likeliest to have been closed by the server already.
+      this.closeOldestIdle("pool-full");
+    }
+  }
+
+  // Starts dials while requests wait and there is room for more connections.
+  #pump(): void {
+    const max = this.#settings.maxConnectionsPerHost;
+    while (
+      this.#connecting < this.#waiting() &&
+      this.connections.size + this.#connecting < max
+    ) {
+      this.#dial();
+    }
+  }
+
+  async #dial(): Promise<void> {
+    this.#connecting++;
+    let socket: Socket;
+    try {
+      socket = await connectWithTimeout(
+        this.#settings.connector,
+        this.#connectOptions,
+        this.#settings.connectTimeout,
+      );
+    } catch (error) {
+      this.#connecting--;
+      // The dial served no one in particular; its failure goes to the longest waiter, which
+      // is the request that has waited for a connection the longest.
+      const waiter = this.#fresh.shift() ?? this.#queue.shift();
+      waiter?.onAcquireError(error as WirefetchError);
+      this.#pump();
+      this.#checkDrained();
+      return;
+    }
+    this.#connecting--;
+    const connection = new Connection(socket, this, this.#settings.limits, this.origin);
+    this.connections.add(connection);
+    this.#handOff(connection, true, -1);
+    this.#checkDrained();
+  }
+
+  #armQueueTimer(): void {
+    if (this.#queueTimer !== null) return;
+    const head = this.#queue.peek();
+    if (head === undefined || head.queueDeadline === Infinity) return;
+    this.#queueTimer = setUnrefTimeout(() => {
+      this.#queueTimer = null;
+      const now = performance.now();
+      // Waiters share one timeout and join in order, so the expired ones are at the front.
+      while (true) {
+        const first = this.#queue.peek();
+        if (first === undefined || first.queueDeadline > now) break;
+        this.#queue.shift();
+        first.onAcquireError(
+          new WirefetchError(
+            "ERR_QUEUE_TIMEOUT",
+            `waited ${
+              Math.round(now - first.queuedAt)
+            } ms for a connection to ${this.origin} (queueTimeout ${this.#settings.queueTimeout} ms)`,
+          ),
+        );
+      }
+      this.#armQueueTimer();
+    }, Math.max(0, head.queueDeadline - performance.now()) + 1);
+  }
+
+  #isDrained(): boolean {
+    return this.connections.size === 0 && this.#connecting === 0 && this.#waiting() === 0;
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== null && this.#isDrained()) {
+      const resolve = this.#drained;
+      this.#drained = null;
+      if (this.#queueTimer !== null) clearUnrefTimeout(this.#queueTimer);
+      resolve();
+    }
+  }
+}
+
+async function connectWithTimeout(
+  connector: SocketConnector,
+  options: ConnectOptions,
+  timeout: number,
+): Promise<Socket> {
+  const connecting = connector.connect(options);
+  if (!(timeout > 0 && timeout < Infinity)) return await connecting;
+  let timer: TimerHandle | null = null;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setUnrefTimeout(() => {
+      reject(
+        new WirefetchError(
+          "ERR_CONNECT_TIMEOUT",
+          `connecting to ${options.hostname}:${options.port} took longer than ${timeout} ms`,
+        ),
+      );
+      // A socket that connects after we gave up must not leak.
+      connecting.then((socket) => socket.close(), () => {});
+    }, timeout);
+  });
+  try {
+    return await Promise.race([connecting, expired]);
+  } finally {
+    clearUnrefTimeout(timer);
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * Turns `fetch(input, init)` arguments into a {@linkcode RequestSpec}: method, URL, header list,
+ * body bytes or stream, signal and redirect mode, following the Fetch standard's rules for
+ * `Request` construction without paying for a `Request` object on the common path.
+ *
+ * @module
+ */
+
+import { isToken, isValidFieldValue } from "./h1/request_head.ts";
+
+/** The body of a request, ready to be framed. */
+export type RequestBody =
+  | { readonly kind: "bytes"; readonly bytes: Uint8Array }
+  | {
+    readonly kind: "stream";
+    readonly stream: ReadableStream<Uint8Array>;
+    /** Exact length for Content-Length framing, or -1 for chunked. */
+    readonly length: number;
+  };
+
+/** Everything needed to send a request, independent of any connection. */
+export interface RequestSpec {
+  /** Normalized method. */
+  method: string;
+  /** The target; its fragment is never sent. */
+  url: URL;
+  /** Flat [name, value, ...] list, names lowercased, without Host or framing headers. */
+  headers: string[];
+  /** The body, or null. */
+  body: RequestBody | null;
+  /** The signal, or null. */
+  signal: AbortSignal | null;
+  /** What to do with redirects. */
+  redirect: RequestRedirect;
+  /** A Host header the caller set (virtual hosting), or null for the URL's. */
+  host: string | null;
+  /** The request said `Connection: close`. */
+  closeAfter: boolean;
+}
+
+const encoder = new TextEncoder();
+
+const normalizedMethods: Record<string, string> = {
+  delete: "DELETE",
+  get: "GET",
+  head: "HEAD",
+  options: "OPTIONS",
+  post: "POST",
+  put: "PUT",
+  patch: "PATCH",
+};
+
+/**
+ * Normalizes a method as `new Request` does: the standard methods case-insensitively upper-cased,
+ * CONNECT, TRACE and TRACK refused.
+ *
+ * @example
+ * ```ts
+ * import { normalizeMethod } from "./request.ts";
+ * console.log(normalizeMethod("post")); // "POST"
+ * ```
+ */
+export function normalizeMethod(method: string): string {
+  if (method === "GET" || method === "POST") return method;
+  const known = normalizedMethods[method.toLowerCase()];
+  // PATCH is not upper-cased by the Fetch standard, but every server treats it the same and
+  // users who write "patch" mean it.
+  if (known !== undefined) return known;
+  if (!isToken(method)) throw new TypeError(`invalid method: ${JSON.stringify(method)}`);
+  const upper = method.toUpperCase();
+  if (upper === "CONNECT" || upper === "TRACE" || upper === "TRACK") {
+    throw new TypeError(`method ${upper} is forbidden`);
+  }
+  return method;
+}
+
+function trimValue(value: string): string {
+  // Fetch normalizes header values by stripping leading and trailing HTTP whitespace.
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  if (first > 32 && last > 32) return value;
+  return value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+}
+
+function pushHeader(list: string[], name: string, value: unknown): void {
+  const v = trimValue(String(value));
+  if (!isToken(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
+  if (!isValidFieldValue(v)) {
+    throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(v)}`);
+  }
+  list.push(name.toLowerCase(), v);
+}
+
+/**
+ * Flattens any `HeadersInit` into a validated [name, value, ...] list with lowercase names.
+ *
+ * @example
+ * ```ts
+ * import { flattenHeaders } from "./request.ts";
+ * console.log(flattenHeaders({ Accept: "text/plain" })); // ["accept", "text/plain"]
+ * ```
+ */
+export function flattenHeaders(init: HeadersInit | undefined | null): string[] {
+  const list: string[] = [];
+  if (init === undefined || init === null) return list;
+  if (init instanceof Headers) {
+    // Already validated and normalized by the Headers object.
+    for (const [name, value] of init) list.push(name, value);
+    return list;
+  }
+  if (Array.isArray(init) || typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function") {
+    for (const pair of init as Iterable<string[]>) {
+      if (pair.length !== 2) {
+        throw new TypeError("each header pair must have exactly a name and a value");
+      }
+      pushHeader(list, String(pair[0]), pair[1]);
+    }
+    return list;
+  }
+  for (const name in init as Record<string, string>) {
+    pushHeader(list, name, (init as Record<string, string>)[name]);
+  }
+  return list;
+}
+
+/** Finds a header in a flat list (names lowercase); returns its index or -1. */
+export function findHeader(list: readonly string[], name: string): number {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return i;
+  return -1;
+}
+
+function removeHeader(list: string[], name: string): void {
+  for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === name) list.splice(i, 2);
+}
+
+function copyBytes(view: ArrayBufferView | ArrayBuffer): Uint8Array {
+  // The standard snapshots the bytes when the request is made; a caller that reuses its buffer
+  // right after calling fetch must not change what goes on the wire.
+  if (view instanceof ArrayBuffer) return new Uint8Array(view.slice(0));
+  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+}
+
+interface Extracted {
+  body: RequestBody;
+  contentType: string | null;
+}
+
+// Blobs above this size are streamed from their own stream with a Content-Length instead of
+// being copied into memory first.
+const BLOB_STREAM_THRESHOLD = 1 << 20;
+
+function extractBody(init: unknown): Extracted | Promise<Extracted> {
+  if (typeof init === "string") {
+    return {
+      body: { kind: "bytes", bytes: encoder.encode(init) },
+      contentType: "text/plain;charset=UTF-8",
+    };
+  }
+  if (init instanceof Uint8Array || ArrayBuffer.isView(init) || init instanceof ArrayBuffer) {
+    return { body: { kind: "bytes", bytes: copyBytes(init as ArrayBuffer) }, contentType: null };
+  }
+  if (init instanceof URLSearchParams) {
+    return {
+      body: { kind: "bytes", bytes: encoder.encode(init.toString()) },
+      contentType: "application/x-www-form-urlencoded;charset=UTF-8",
+    };
+  }
+  if (init instanceof ReadableStream) {
+    return { body: { kind: "stream", stream: init, length: -1 }, contentType: null };
+  }
+  if (init instanceof Blob) {
+    const contentType = init.type === "" ? null : init.type;
+    if (init.size > BLOB_STREAM_THRESHOLD) {
+      return { body: { kind: "stream", stream: init.stream(), length: init.size }, contentType };
+    }
+    return init.arrayBuffer().then((buffer) => ({
+      body: { kind: "bytes", bytes: new Uint8Array(buffer) },
+      contentType,
+    }));
+  }
+  if (init instanceof FormData) {
+    // The runtime's own multipart encoder picks the boundary and escapes names as the standard
+    // says; reusing it keeps our output identical to native fetch.
+    const encoded = new Response(init);
+    const contentType = encoded.headers.get("content-type");
+    return encoded.arrayBuffer().then((buffer) => ({
+      body: { kind: "bytes", bytes: new Uint8Array(buffer) },
+      contentType,
+    }));
+  }
+  return {
+    body: { kind: "bytes", bytes: encoder.encode(String(init)) },
+    contentType: "text/plain;charset=UTF-8",
+  };
+}
+
+// A Request's body is only visible as a stream. Read a little of it: a body made from a string
+// or buffer ends at once and goes out with Content-Length (which many servers require); a real
+// stream is sent chunked, starting with what was read.
+const PROBE_LIMIT = 1 << 20;
+
+async function probeStream(stream: ReadableStream<Uint8Array>): Promise<RequestBody> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total <= PROBE_LIMIT) {
+    const { done, value } = await reader.read();
+    if (done) {
+      reader.releaseLock();
+      return { kind: "bytes", bytes: concat(chunks, total) };
+    }
+    chunks.push(value);
+    total += value.length;
+  }
+  let index = 0;
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      if (index < chunks.length) {
+        controller.enqueue(chunks[index]);
+        chunks[index++] = undefined as unknown as Uint8Array;
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason): Promise<void> {
+      return reader.cancel(reason);
+    },
+  });
+  return { kind: "stream", stream: rest, length: -1 };
+}
+
+/**
+ * Joins byte chunks into one array.
+ *
+ * @example
+ * ```ts
+ * import { concat } from "./request.ts";
+ * console.log(concat([new Uint8Array([1]), new Uint8Array([2])], 2));
+ * ```
+ */
+export function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** `RequestInit` as wirefetch reads it. */
+export type RequestSpecInit = RequestInit;
+
+/**
+ * Builds the {@linkcode RequestSpec} for `fetch(input, init)`. Synchronous on the common path
+ * (URL or string input, no body or a string/bytes body); a promise when the body must be read.
+ * Throws TypeError for what `new Request` would refuse.
+ *
+ * @example
+ * ```ts
+ * import { toRequestSpec } from "./request.ts";
+ * const spec = toRequestSpec("http://example.test/a?b#c", { method: "post", body: "hi" });
+ * ```
+ */
+export function toRequestSpec(
+  input: RequestInfo | URL,
+  init: RequestSpecInit | undefined,
+): RequestSpec | Promise<RequestSpec> {
+  let url: URL;
+  let method = "GET";
+  let headers: string[];
+  let signal: AbortSignal | null = null;
+  let redirect: RequestRedirect = "follow";
+  let requestBody: ReadableStream<Uint8Array> | null = null;
+
+  if (input instanceof Request) {
+    url = new URL(input.url);
+    method = input.method;
+    signal = input.signal;
+    redirect = input.redirect;
+    headers = init?.headers !== undefined
+      ? flattenHeaders(init.headers)
+      : flattenHeaders(input.headers);
+    requestBody = input.body;
+  } else {
+    url = input instanceof URL ? input : new URL(String(input), locationBase());
+    headers = init?.headers !== undefined ? flattenHeaders(init.headers) : [];
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`fetch of ${url.protocol} URLs is not supported, only http: and https:`);
+  }
+  if (init !== undefined) {
+    if (init.method !== undefined) method = normalizeMethod(String(init.method));
+    if (init.signal !== undefined) signal = init.signal;
+    if (init.redirect !== undefined) {
+      if (init.redirect !== "follow" && init.redirect !== "manual" && init.redirect !== "error") {
+        throw new TypeError(`invalid redirect mode: ${init.redirect}`);
+      }
+      redirect = init.redirect;
+    }
+  }
+
+  let closeAfter = false;
+  let host: string | null = null;
+  let userLength = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    switch (headers[i]) {
+      case "host":
+        host = headers[i + 1];
+        break;
+      case "connection": {
+        const tokens = headers[i + 1].toLowerCase().split(",").map((t) => t.trim());
+        for (const token of tokens) {
+          if (token === "close") closeAfter = true;
+          else if (token !== "keep-alive" && token !== "") {
+            // Upgrades would hand the socket to the caller, which this client does not do.
+            throw new TypeError(`unsupported Connection option: ${token}`);
+          }
+        }
+        break;
+      }
+      case "transfer-encoding":
+        if (headers[i + 1].toLowerCase() !== "chunked") {
+          throw new TypeError(`unsupported Transfer-Encoding: ${headers[i + 1]}`);
+        }
+        break;
+      case "content-length":
+        if (!/^\d+$/.test(headers[i + 1])) {
+          throw new TypeError(`invalid Content-Length: ${headers[i + 1]}`);
+        }
+        userLength = Number(headers[i + 1]);
+        break;
+    }
+  }
+  // We frame the body ourselves and write Host from `host`; the caller's copies go.
+  removeHeader(headers, "host");
+  removeHeader(headers, "transfer-encoding");
+  removeHeader(headers, "content-length");
+  removeHeader(headers, "connection");
+
+  if (url.username !== "" || url.password !== "") {
+    if (findHeader(headers, "authorization") < 0) {
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      headers.push(
+        "authorization",
+        `Basic ${btoa(String.fromCharCode(...encoder.encode(credentials)))}`,
+      );
+    }
+    url = new URL(url.href);
+    url.username = "";
+    url.password = "";
+  }
+
+  const spec: RequestSpec = {
+    method,
+    url,
+    headers,
+    body: null,
+    signal,
+    redirect,
+    host,
+    closeAfter,
+  };
+
+  const bodyInit = init?.body !== undefined ? init.body : requestBody;
+  if (bodyInit === null || bodyInit === undefined) return spec;
+  if (method === "GET" || method === "HEAD") {
+    throw new TypeError(`a ${method} request cannot have a body`);
+  }
+  if (bodyInit === requestBody && requestBody !== null) {
+    return probeStream(requestBody).then((body) => withBody(spec, body, null, userLength));
+  }
+  const extracted = extractBody(bodyInit);
+  if (extracted instanceof Promise) {
+    return extracted.then((e) => withBody(spec, e.body, e.contentType, userLength));
+  }
+  return withBody(spec, extracted.body, extracted.contentType, userLength);
+}
+
+function withBody(
+  spec: RequestSpec,
+  body: RequestBody,
+  contentType: string | null,
+  userLength: number,
+): RequestSpec {
+  if (contentType !== null && findHeader(spec.headers, "content-type") < 0) {
+    spec.headers.push("content-type", contentType);
+  }
+  if (userLength >= 0) {
+    if (body.kind === "bytes" && body.bytes.length !== userLength) {
+      throw new TypeError(
+        `Content-Length ${userLength} does not match the body's ${body.bytes.length} bytes`,
+      );
+    }
+    if (body.kind === "stream") body = { kind: "stream", stream: body.stream, length: userLength };
+  }
+  spec.body = body;
+  return spec;
+}
+
+function locationBase(): string | undefined {
+  return (globalThis as { location?: { href?: string } }).location?.href;
+}

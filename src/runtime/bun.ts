@@ -1,0 +1,272 @@
+/**
+ * The Bun socket adapter: `Bun.connect` with one shared handler object (no per-connection
+ * closures), a write queue fed by Bun's `drain` callback, and pause/resume for backpressure.
+ *
+ * @module
+ */
+
+import type {
+  ConnectOptions,
+  NetAddress,
+  Socket,
+  SocketConnector,
+  SocketListener,
+} from "./socket.ts";
+import { toSocketError } from "./socket_errors.ts";
+import type { WirefetchError } from "../errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type BunRawSocket = any;
+
+function family(address: string): "IPv4" | "IPv6" {
+  return address.includes(":") ? "IPv6" : "IPv4";
+}
+
+class BunSocket implements Socket {
+  localAddress: NetAddress;
+  remoteAddress: NetAddress;
+  alpnProtocol: string | null = null;
+  fd: number;
+  raw: BunRawSocket = undefined;
+  listener: SocketListener | null = null;
+  // Data that arrived between open and listen (a server that speaks first).
+  early: Uint8Array[] | null = null;
+  earlyEnd = false;
+  earlyError: WirefetchError | null = null;
+  // Bytes Bun did not take yet, written again on drain, with the promise that waits for them.
+  pending: Uint8Array | null = null;
+  pendingDone: (() => void) | null = null;
+  closed = false;
+  // The connect promise's settlers, until open or a connect error.
+  settle: ((error: WirefetchError | null) => void) | null = null;
+
+  isTls: boolean;
+
+  constructor(isTls: boolean) {
+    this.isTls = isTls;
+    this.fd = -1;
+    this.localAddress = this.remoteAddress = { address: "", port: 0, family: "IPv4" };
+  }
+
+  attach(raw: BunRawSocket): void {
+    if (this.raw !== undefined) return;
+    this.raw = raw;
+    this.fd = typeof raw.fd === "number" ? raw.fd : -1;
+    this.localAddress = {
+      address: raw.localAddress ?? "",
+      port: raw.localPort ?? 0,
+      family: family(raw.localAddress ?? ""),
+    };
+    this.remoteAddress = {
+      address: raw.remoteAddress ?? "",
+      port: raw.remotePort ?? 0,
+      family: family(raw.remoteAddress ?? ""),
+    };
+  }
+
+  listen(listener: SocketListener): void {
+    this.listener = listener;
+    const early = this.early;
+    if (early !== null) {
+      this.early = null;
+      for (const chunk of early) listener.onSocketData(chunk);
+    }
+    if (this.earlyError !== null) listener.onSocketError(this.earlyError);
+    else if (this.earlyEnd) listener.onSocketEnd();
+  }
+
+  write(data: Uint8Array): Promise<void> | null {
+    if (this.closed) return null;
+    if (this.pending !== null) {
+      // Callers await each write, so a second write while one is pending is a caller bug; keep
+      // the bytes in order anyway.
+      const merged = new Uint8Array(this.pending.length + data.length);
+      merged.set(this.pending);
+      merged.set(data, this.pending.length);
+      this.pending = merged;
+      return new Promise<void>((resolve) => {
+        const previous = this.pendingDone;
+        this.pendingDone = () => {
+          previous?.();
+          resolve();
+        };
+      });
+    }
+    const written = this.raw.write(data);
+    if (written === data.length) return null;
+    if (written < 0) return null; // Closed; the close callback reports it.
+    this.pending = data.subarray(written);
+    return new Promise<void>((resolve) => (this.pendingDone = resolve));
+  }
+
+  onDrain(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    const written = this.raw.write(pending);
+    if (written < 0) return;
+    if (written < pending.length) {
+      this.pending = pending.subarray(written);
+      return;
+    }
+    this.pending = null;
+    const done = this.pendingDone;
+    this.pendingDone = null;
+    done?.();
+  }
+
+  releaseWriters(): void {
+    this.pending = null;
+    const done = this.pendingDone;
+    this.pendingDone = null;
+    done?.();
+  }
+
+  pause(): void {
+    this.raw.pause?.();
+  }
+
+  resume(): void {
+    this.raw.resume?.();
+  }
+
+  unref(): void {
+    this.raw.unref?.();
+  }
+
+  ref(): void {
+    this.raw.ref?.();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.releaseWriters();
+    // terminate() drops buffered output at once; end() would linger on a dead peer.
+    this.raw.terminate?.() ?? this.raw.end();
+  }
+}
+
+const handlers = {
+  open(raw: BunRawSocket): void {
+    const socket: BunSocket = raw.data;
+    socket.attach(raw);
+    if (socket.settle !== null && !socket.isTls) {
+      const settle = socket.settle;
+      socket.settle = null;
+      settle(null);
+    }
+  },
+  handshake(raw: BunRawSocket, success: boolean, authorizationError: Error | null): void {
+    const socket: BunSocket = raw.data;
+    socket.attach(raw);
+    const settle = socket.settle;
+    if (settle === null) return;
+    socket.settle = null;
+    if (success && authorizationError === null) {
+      socket.alpnProtocol = raw.alpnProtocol || null;
+      settle(null);
+    } else {
+      settle(toSocketError(authorizationError ?? new Error("TLS handshake failed"), true));
+    }
+  },
+  data(raw: BunRawSocket, chunk: Uint8Array): void {
+    const socket: BunSocket = raw.data;
+    if (socket.closed) return;
+    const listener = socket.listener;
+    if (listener !== null) listener.onSocketData(chunk);
+    else (socket.early ??= []).push(chunk);
+  },
+  drain(raw: BunRawSocket): void {
+    (raw.data as BunSocket).onDrain();
+  },
+  end(raw: BunRawSocket): void {
+    const socket: BunSocket = raw.data;
+    if (socket.closed) return;
+    if (socket.listener !== null) socket.listener.onSocketEnd();
+    else socket.earlyEnd = true;
+  },
+  close(raw: BunRawSocket, error?: Error): void {
+    const socket: BunSocket = raw.data;
+    if (socket.settle !== null) {
+      const settle = socket.settle;
+      socket.settle = null;
+      settle(toSocketError(error ?? new Error("connection closed during connect")));
+      return;
+    }
+    if (socket.closed) return;
+    socket.closed = true;
+    socket.releaseWriters();
+    const listener = socket.listener;
+    if (error) {
+      const wrapped = toSocketError(error);
+      if (listener !== null) listener.onSocketError(wrapped);
+      else socket.earlyError = wrapped;
+    } else if (listener !== null) listener.onSocketEnd();
+    else socket.earlyEnd = true;
+  },
+  error(raw: BunRawSocket, error: Error): void {
+    const socket: BunSocket = raw.data;
+    if (socket.settle !== null) {
+      const settle = socket.settle;
+      socket.settle = null;
+      settle(toSocketError(error));
+      return;
+    }
+    if (socket.closed) return;
+    socket.closed = true;
+    socket.releaseWriters();
+    const wrapped = toSocketError(error);
+    if (socket.listener !== null) socket.listener.onSocketError(wrapped);
+    else socket.earlyError = wrapped;
+  },
+  connectError(_raw: BunRawSocket, _error: Error): void {
+    // Bun rejects the promise returned by Bun.connect as well; that is where we report it.
+  },
+};
+
+/**
+ * Connects with `Bun.connect`, TLS included when asked.
+ *
+ * @example
+ * ```ts
+ * import { bunConnector } from "./bun.ts";
+ * const socket = await bunConnector.connect({ hostname: "127.0.0.1", port: 8080, tls: null });
+ * socket.close();
+ * ```
+ */
+export const bunConnector: SocketConnector = {
+  runtime: "bun",
+  async connect(options: ConnectOptions): Promise<Socket> {
+    // deno-lint-ignore no-explicit-any
+    const Bun = (globalThis as any).Bun;
+    const tls = options.tls;
+    const socket = new BunSocket(tls !== null);
+    const ready = new Promise<WirefetchError | null>((resolve) => (socket.settle = resolve));
+    let raw: BunRawSocket;
+    try {
+      raw = await Bun.connect({
+        hostname: options.hostname,
+        port: options.port,
+        socket: handlers,
+        data: socket,
+        tls: tls === null ? undefined : {
+          serverName: tls.serverName,
+          ca: tls.caCerts ? [...tls.caCerts] : undefined,
+          rejectUnauthorized: !tls.insecure,
+          ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
+        },
+      });
+    } catch (error) {
+      socket.settle = null;
+      throw toSocketError(error, false);
+    }
+    socket.attach(raw);
+    raw.setNoDelay?.(true);
+    const error = await ready;
+    if (error !== null) {
+      socket.close();
+      throw error;
+    }
+    return socket;
+  },
+};

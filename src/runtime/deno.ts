@@ -1,0 +1,212 @@
+/**
+ * The Deno socket adapter: `Deno.connect`, then `Deno.startTls` over the connected socket, and a
+ * read loop that pushes owned chunks to the listener.
+ *
+ * @module
+ */
+
+import type {
+  ConnectOptions,
+  NetAddress,
+  Socket,
+  SocketConnector,
+  SocketListener,
+} from "./socket.ts";
+import { toSocketError } from "./socket_errors.ts";
+import { WirefetchError } from "../errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyConn = any;
+
+// A read buffer of 64 KiB matches the kernel's usual loopback segment batching; reads that fill
+// less than a quarter of it are copied out so the big buffer can be reused.
+const READ_SIZE = 65536;
+const COPY_BELOW = 16384;
+
+function toAddress(addr: { hostname: string; port: number }): NetAddress {
+  return {
+    address: addr.hostname,
+    port: addr.port,
+    family: addr.hostname.includes(":") ? "IPv6" : "IPv4",
+  };
+}
+
+class DenoSocket implements Socket {
+  readonly localAddress: NetAddress;
+  readonly remoteAddress: NetAddress;
+  readonly alpnProtocol: string | null;
+  readonly fd = -1;
+  #conn: AnyConn;
+  #listener: SocketListener | null = null;
+  #buffer: Uint8Array | null = null;
+  #paused = false;
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #queue: Uint8Array[] = [];
+  #flushed: Promise<void> | null = null;
+
+  constructor(conn: AnyConn, alpnProtocol: string | null) {
+    this.#conn = conn;
+    this.localAddress = toAddress(conn.localAddr);
+    this.remoteAddress = toAddress(conn.remoteAddr);
+    this.alpnProtocol = alpnProtocol;
+  }
+
+  listen(listener: SocketListener): void {
+    this.#listener = listener;
+    this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    const conn = this.#conn;
+    const listener = this.#listener!;
+    while (!this.#closed) {
+      if (this.#paused) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      const buffer = this.#buffer ?? new Uint8Array(READ_SIZE);
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (this.#closed) return;
+        this.close();
+        listener.onSocketError(toSocketError(error));
+        return;
+      }
+      if (this.#closed) return;
+      if (n === null) {
+        listener.onSocketEnd();
+        return;
+      }
+      let chunk: Uint8Array;
+      if (n < COPY_BELOW) {
+        chunk = buffer.slice(0, n);
+        this.#buffer = buffer;
+      } else {
+        chunk = buffer.subarray(0, n);
+        this.#buffer = null;
+      }
+      listener.onSocketData(chunk);
+    }
+  }
+
+  write(data: Uint8Array): Promise<void> | null {
+    if (this.#closed) return null;
+    // Deno's write ops may complete out of order when issued concurrently, so writes queue up
+    // behind one drain loop; every caller gets the promise of the drain that includes its bytes.
+    this.#queue.push(data);
+    if (this.#flushed === null) this.#flushed = this.#drain();
+    return this.#flushed;
+  }
+
+  async #drain(): Promise<void> {
+    const queue = this.#queue;
+    try {
+      while (queue.length > 0) {
+        const data = queue.shift()!;
+        let offset = 0;
+        while (offset < data.length) {
+          offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
+        }
+      }
+    } catch (error) {
+      queue.length = 0;
+      if (!this.#closed) {
+        this.close();
+        this.#listener?.onSocketError(toSocketError(error));
+      }
+    } finally {
+      this.#flushed = null;
+    }
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  unref(): void {
+    this.#conn.unref?.();
+  }
+
+  ref(): void {
+    this.#conn.ref?.();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed read: nothing left to free.
+    }
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/**
+ * Connects with Deno's own TCP and TLS APIs.
+ *
+ * @example
+ * ```ts
+ * import { denoConnector } from "./deno.ts";
+ * const socket = await denoConnector.connect({ hostname: "127.0.0.1", port: 8080, tls: null });
+ * socket.close();
+ * ```
+ */
+export const denoConnector: SocketConnector = {
+  runtime: "deno",
+  async connect(options: ConnectOptions): Promise<Socket> {
+    // deno-lint-ignore no-explicit-any
+    const Deno = (globalThis as any).Deno;
+    let conn: AnyConn;
+    try {
+      conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+    } catch (error) {
+      throw toSocketError(error);
+    }
+    // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
+    conn.setNoDelay?.(true);
+    const tls = options.tls;
+    if (tls === null) return new DenoSocket(conn, null);
+    if (tls.insecure) {
+      conn.close();
+      // Deno offers no per-connection switch for chain verification; only the process-wide
+      // --unsafely-ignore-certificate-errors flag, which applies before we ever see the socket.
+      throw new WirefetchError(
+        "ERR_TLS",
+        "Deno cannot skip certificate verification per connection: pass the server's CA in " +
+          "`caCerts`, or run Deno with --unsafely-ignore-certificate-errors",
+      );
+    }
+    let tlsConn: AnyConn;
+    try {
+      tlsConn = await Deno.startTls(conn, {
+        hostname: tls.serverName,
+        caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
+        alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
+      });
+      const info = await tlsConn.handshake();
+      return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
+    } catch (error) {
+      try {
+        (tlsConn ?? conn).close();
+      } catch {
+        // The failed handshake may have closed it already.
+      }
+      throw toSocketError(error, true);
+    }
+  },
+};

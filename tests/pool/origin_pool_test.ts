@@ -1,0 +1,378 @@
+// Pool behaviour proved from the server side: accepted connections are counted by the server.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Client, WirefetchError } from "../../mod.ts";
+import { delay, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
+
+const OK = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+describe("origin pool", () => {
+  it("serves 100 sequential requests over one connection", async () => {
+    const server = await startHttpServer((_req, res) => res.end("hello"));
+    const client = new Client();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const response = await client.fetch(server.url);
+        assert.equal(await response.text(), "hello");
+      }
+      assert.equal(server.accepted, 1);
+      assert.deepEqual(client.stats().total, {
+        open: 1,
+        idle: 1,
+        active: 0,
+        connecting: 0,
+        queued: 0,
+      });
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("opens exactly maxConnectionsPerHost connections for 32 concurrent requests", async () => {
+    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("x"), 20));
+    const client = new Client({ maxConnectionsPerHost: 8 });
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 32 }, () => client.fetch(server.url).then((r) => r.text())),
+      );
+      assert.equal(responses.length, 32);
+      assert.equal(server.accepted, 8);
+      assert.equal(client.stats().total.open, 8);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("queues requests beyond the limit and serves them in FIFO order", async () => {
+    const order: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      order.push(req.url!);
+      setTimeout(() => res.end(req.url), 10);
+    });
+    const client = new Client({ maxConnectionsPerHost: 1 });
+    try {
+      const first = client.fetch(`${server.url}/0`);
+      await delay(5);
+      const rest = [1, 2, 3, 4].map((i) => client.fetch(`${server.url}/${i}`));
+      await delay(1);
+      assert.equal(client.stats().total.queued, 4);
+      const texts = await Promise.all([first, ...rest].map(async (r) => (await r).text()));
+      assert.deepEqual(texts, ["/0", "/1", "/2", "/3", "/4"]);
+      assert.deepEqual(order, ["/0", "/1", "/2", "/3", "/4"]);
+      assert.equal(server.accepted, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("rejects a queued request after queueTimeout with ERR_QUEUE_TIMEOUT", async () => {
+    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("slow"), 300));
+    const client = new Client({ maxConnectionsPerHost: 1, queueTimeout: 50 });
+    try {
+      const first = client.fetch(server.url);
+      await delay(5);
+      const error = await client.fetch(server.url).then(
+        () => assert.fail("should time out"),
+        (e) => e,
+      );
+      assert.ok(error instanceof TypeError);
+      assert.ok(error.cause instanceof WirefetchError);
+      assert.equal(error.cause.code, "ERR_QUEUE_TIMEOUT");
+      assert.equal(await (await first).text(), "slow");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("reuses the most recently used idle connection first", async () => {
+    const server = await startHttpServer((req, res) => {
+      res.end(String(req.socket.remotePort));
+    });
+    const client = new Client({ maxConnectionsPerHost: 2 });
+    try {
+      // Two concurrent requests open two connections; the one released last is reused next.
+      const [a, b] = await Promise.all([client.fetch(server.url), client.fetch(server.url)]);
+      const portA = await a.text();
+      const portB = await b.text();
+      assert.notEqual(portA, portB);
+      const again = await (await client.fetch(server.url)).text();
+      assert.equal(again, portB);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("closes idle connections beyond maxIdlePerHost", async () => {
+    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("x"), 10));
+    const client = new Client({ maxConnectionsPerHost: 4, maxIdlePerHost: 1 });
+    try {
+      await Promise.all(
+        Array.from({ length: 4 }, () => client.fetch(server.url).then((r) => r.text())),
+      );
+      assert.equal(client.stats().total.idle, 1);
+      assert.equal(client.stats().total.open, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("closes an idle connection after idleTimeout", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    const client = new Client({ idleTimeout: 50 });
+    try {
+      await (await client.fetch(server.url)).text();
+      assert.equal(client.stats().total.idle, 1);
+      await delay(120);
+      assert.equal(client.stats().total.open, 0);
+      await (await client.fetch(server.url)).text();
+      assert.equal(server.accepted, 2);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("honours Keep-Alive: timeout=N from the server with a safety margin", async () => {
+    const server = await startRawServer(async (socket) => {
+      while (!socket.destroyed) {
+        await readRequest(socket);
+        socket.write("HTTP/1.1 200 OK\r\nkeep-alive: timeout=1\r\ncontent-length: 2\r\n\r\nok");
+      }
+    });
+    const client = new Client({ idleTimeout: 60_000 });
+    try {
+      await (await client.fetch(server.url)).text();
+      await delay(400);
+      assert.equal(client.stats().total.idle, 1, "still idle well before the server's timeout");
+      await delay(500);
+      // timeout=1 minus a quarter-second margin: gone before the server would close it.
+      assert.equal(client.stats().total.open, 0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("closes a connection after maxRequestsPerConnection", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    const client = new Client({ maxRequestsPerConnection: 3 });
+    try {
+      for (let i = 0; i < 7; i++) await (await client.fetch(server.url)).text();
+      assert.equal(server.accepted, 3);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("removes an idle connection the server closed (FIN) from the pool", async () => {
+    const server = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      socket.write(OK);
+      await delay(20);
+      socket.end();
+    });
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      assert.equal(client.stats().total.idle, 1);
+      await delay(80);
+      assert.equal(client.stats().total.open, 0);
+      await (await client.fetch(server.url)).text();
+      assert.equal(server.accepted, 2);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("closes an idle connection that receives unsolicited bytes", async () => {
+    const server = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      socket.write(OK);
+      await delay(20);
+      socket.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    });
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      await delay(80);
+      assert.equal(client.stats().total.open, 0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("retries a GET once on a new connection when a reused one turns out stale", async () => {
+    // The server closes each connection after its first response without saying so, the way
+    // a server whose idle timeout just fired does; the close races our next request.
+    const server = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      socket.write(OK);
+      await readRequest(socket);
+      socket.destroy();
+    });
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      const response = await client.fetch(server.url);
+      assert.equal(await response.text(), "ok");
+      assert.equal(server.accepted, 2);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("never replays a POST that was written to a stale connection", async () => {
+    let posts = 0;
+    const server = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      socket.write(OK);
+      const request = await readRequest(socket);
+      if (request.method === "POST") posts++;
+      socket.destroy();
+    });
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      const error = await client.fetch(server.url, { method: "POST", body: "pay" }).then(
+        () => assert.fail("POST must not be retried"),
+        (e) => e,
+      );
+      assert.ok(error instanceof TypeError);
+      assert.ok(
+        ["ERR_CONNECTION_CLOSED", "ERR_CONNECTION_RESET"].includes(error.cause.code),
+        error.cause.code,
+      );
+      assert.equal(posts, 1);
+      assert.equal(server.accepted, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("replays a POST with an Idempotency-Key header after a stale connection", async () => {
+    const server = await startRawServer(async (socket, index) => {
+      await readRequest(socket);
+      socket.write(OK);
+      if (index === 0) {
+        await readRequest(socket);
+        socket.destroy();
+        return;
+      }
+    });
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      const response = await client.fetch(server.url, {
+        method: "POST",
+        body: "pay",
+        headers: { "idempotency-key": "abc" },
+      });
+      assert.equal(await response.text(), "ok");
+      assert.equal(server.accepted, 2);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("does not retry a failure on a new connection", async () => {
+    const server = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      socket.destroy();
+    });
+    const client = new Client();
+    try {
+      const error = await client.fetch(server.url).then(() => assert.fail(), (e) => e);
+      assert.equal(error.cause.code, "ERR_CONNECTION_CLOSED");
+      assert.equal(server.accepted, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("closes gracefully: in-flight requests finish, new ones reject", async () => {
+    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("done"), 50));
+    const client = new Client();
+    const inFlight = client.fetch(server.url);
+    await delay(10);
+    const closing = client.close();
+    const late = await client.fetch(server.url).then(() => assert.fail(), (e) => e);
+    assert.equal(late.cause.code, "ERR_CLIENT_CLOSED");
+    assert.equal(await (await inFlight).text(), "done");
+    await closing;
+    assert.equal(client.stats().total.open, 0);
+    await server.close();
+  });
+
+  it("closeIdle closes idle connections only", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    const client = new Client();
+    try {
+      await (await client.fetch(server.url)).text();
+      assert.equal(client.stats().total.idle, 1);
+      client.closeIdle();
+      assert.equal(client.stats().total.open, 0);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("reports stats per origin", async () => {
+    const a = await startHttpServer((_req, res) => res.end("a"));
+    const b = await startHttpServer((_req, res) => res.end("b"));
+    const client = new Client();
+    try {
+      await (await client.fetch(a.url)).text();
+      await (await client.fetch(b.url)).text();
+      const stats = client.stats();
+      assert.equal(Object.keys(stats.origins).length, 2);
+      assert.equal(stats.origins[new URL(a.url).origin].idle, 1);
+      assert.equal(stats.total.idle, 2);
+    } finally {
+      await client.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("lets the process exit while connections sit idle", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    try {
+      const script = `
+        import { Client } from ${JSON.stringify(new URL("../../mod.ts", import.meta.url).href)};
+        const client = new Client({ idleTimeout: 600000 });
+        await (await client.fetch(${JSON.stringify(server.url)})).text();
+        console.log("idle", client.stats().total.idle);
+      `;
+      const { spawnSync } = await import("node:child_process");
+      const { writeFileSync, mkdtempSync } = await import("node:fs");
+      const { join } = await import("node:path");
+      const { tmpdir } = await import("node:os");
+      const file = join(mkdtempSync(join(tmpdir(), "wirefetch-")), "idle.ts");
+      writeFileSync(file, script);
+      const isBun = "Bun" in globalThis;
+      const args = isBun ? [file] : ["run", "-A", file];
+      const started = performance.now();
+      const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 20_000 });
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /idle 1/);
+      // The child would hang for the 600 s idle timeout if the socket held the loop open.
+      assert.ok(performance.now() - started < 15_000);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+// HTTPS against a local server with a test certificate authority.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Client, WirefetchError } from "../mod.ts";
+import { delay, fixtures, startHttpServer, startRawServer } from "./support/servers.ts";
+
+const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
+
+describe("https", () => {
+  it("rejects a certificate from an unknown authority by default with ERR_TLS", async () => {
+    const server = await startHttpServer((_req, res) => res.end("secret"), { tls: true });
+    const client = new Client();
+    try {
+      const url = server.url.replace("127.0.0.1", "localhost");
+      const error = await client.fetch(url).then(() => assert.fail(), (e) => e);
+      assert.ok(error instanceof TypeError);
+      assert.equal((error.cause as WirefetchError).code, "ERR_TLS");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("accepts the server with caCerts and reuses the TLS connection", async () => {
+    const server = await startHttpServer((_req, res) => res.end("secret"), { tls: true });
+    const client = new Client({ caCerts: [fixtures.ca] });
+    try {
+      const url = server.url.replace("127.0.0.1", "localhost");
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await (await client.fetch(url)).text(), "secret");
+      }
+      assert.equal(server.accepted, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("skips verification with unsafelyIgnoreCertificateErrors, or explains why not on Deno", async () => {
+    const server = await startHttpServer((_req, res) => res.end("insecure"), { tls: true });
+    const client = new Client({ unsafelyIgnoreCertificateErrors: true });
+    try {
+      const url = server.url.replace("127.0.0.1", "localhost");
+      if (isDeno) {
+        const error = await client.fetch(url).then(() => assert.fail(), (e) => e);
+        assert.equal((error.cause as WirefetchError).code, "ERR_TLS");
+        assert.match(error.cause.message, /--unsafely-ignore-certificate-errors/);
+      } else {
+        assert.equal(await (await client.fetch(url)).text(), "insecure");
+      }
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("fails with ERR_CONNECT_TIMEOUT when the TLS handshake never completes", async () => {
+    // A plain TCP server that never answers the ClientHello.
+    const server = await startRawServer(() => {});
+    const client = new Client({ connectTimeout: 80, caCerts: [fixtures.ca] });
+    try {
+      const started = performance.now();
+      const error = await client.fetch(`https://localhost:${server.port}/`).then(
+        () => assert.fail(),
+        (e) => e,
+      );
+      assert.equal((error.cause as WirefetchError).code, "ERR_CONNECT_TIMEOUT");
+      assert.ok(performance.now() - started < 5_000);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("rejects with the abort reason while connecting", async () => {
+    const server = await startRawServer(() => {});
+    const client = new Client({ connectTimeout: 300, caCerts: [fixtures.ca] });
+    try {
+      const controller = new AbortController();
+      const pending = client.fetch(`https://localhost:${server.port}/`, {
+        signal: controller.signal,
+      });
+      await delay(20);
+      const reason = new Error("give up");
+      controller.abort(reason);
+      await assert.rejects(pending, (e) => e === reason);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
