@@ -11,6 +11,10 @@ import { Client } from "../mod.ts";
 
 let accepted = 0;
 const server = createServer((req, res) => {
+  if (req.url === "/big") {
+    res.end("x".repeat(4 * 1024 * 1024));
+    return;
+  }
   if (req.url === "/slow") {
     setTimeout(() => res.end("slow\n"), 50);
     return;
@@ -43,10 +47,12 @@ console.log(`\n16 concurrent slow GETs with maxConnectionsPerHost 4:`);
 console.log("  while running:", JSON.stringify(client.stats().total));
 await Promise.all((await Promise.all(pending)).map((r) => r.text()));
 ms = performance.now() - start;
-console.log(`  done in ${ms.toFixed(0)} ms; new connections: ${accepted} (4 were already open)`);
+console.log(
+  `  done in ${ms.toFixed(0)} ms; ${accepted} new connection(s) joined the one already open`,
+);
 
-const forgotten = await client.fetch(`${base}/item/forgotten`);
-console.log(`\nA body left unread still holds its connection until read, cancelled or collected:`);
+const forgotten = await client.fetch(`${base}/big`);
+console.log(`\nA 4 MiB body left unread holds its connection until read, cancelled or collected:`);
 console.log("  before cancel:", JSON.stringify(client.stats().total));
 await forgotten.body?.cancel();
 console.log("  after cancel: ", JSON.stringify(client.stats().total));

@@ -108,7 +108,10 @@ export function flattenHeaders(init: HeadersInit | undefined | null): string[] {
     for (const [name, value] of init) list.push(name, value);
     return list;
   }
-  if (Array.isArray(init) || typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function") {
+  if (
+    Array.isArray(init) ||
+    typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
+  ) {
     for (const pair of init as Iterable<string[]>) {
       if (pair.length !== 2) {
         throw new TypeError("each header pair must have exactly a name and a value");

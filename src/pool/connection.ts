@@ -158,6 +158,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #responseStartSignalled = false;
   #paused = false;
   #nothingWritten = true;
+  #bodyReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #deadline = Infinity;
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
@@ -257,6 +258,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
       this.#failWrite(exchange, error);
       return;
     }
+    this.#bodyReader = reader;
     try {
       this.#nothingWritten = false;
       this.bytesWritten += exchange.head.length;
@@ -309,6 +311,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
     } catch (error) {
       reader.cancel(error).catch(() => {});
       this.#failWrite(exchange, error);
+    } finally {
+      if (this.#bodyReader === reader) this.#bodyReader = null;
     }
   }
 
@@ -551,6 +555,14 @@ export class Connection implements SocketListener, ResponseParserHandler {
       this.#timer = null;
     }
     this.socket.close();
+    const reader = this.#bodyReader;
+    if (reader !== null) {
+      // Fetch §"abort fetch": the request body is cancelled too, so its producer stops.
+      this.#bodyReader = null;
+      reader.cancel(new WirefetchError("ERR_SOCKET", `connection closed (${reason})`)).catch(
+        () => {},
+      );
+    }
     this.#owner.onConnectionClosed(this);
   }
 

@@ -41,9 +41,11 @@ class BunSocket implements Socket {
   settle: ((error: WirefetchError | null) => void) | null = null;
 
   isTls: boolean;
+  insecure: boolean;
 
-  constructor(isTls: boolean) {
+  constructor(isTls: boolean, insecure: boolean) {
     this.isTls = isTls;
+    this.insecure = insecure;
     this.fd = -1;
     this.localAddress = this.remoteAddress = { address: "", port: 0, family: "IPv4" };
   }
@@ -146,6 +148,20 @@ class BunSocket implements Socket {
   }
 }
 
+// Bun takes ALPN protocols in the TLS wire format (RFC 7301 §3.1: each name prefixed by its
+// length), not as an array.
+function alpnWireFormat(protocols: readonly string[]): ArrayBuffer {
+  const names = protocols.map((p) => new TextEncoder().encode(p));
+  const out = new Uint8Array(names.reduce((n, b) => n + 1 + b.length, 0));
+  let offset = 0;
+  for (const name of names) {
+    out[offset++] = name.length;
+    out.set(name, offset);
+    offset += name.length;
+  }
+  return out.buffer;
+}
+
 const handlers = {
   open(raw: BunRawSocket): void {
     const socket: BunSocket = raw.data;
@@ -162,7 +178,9 @@ const handlers = {
     const settle = socket.settle;
     if (settle === null) return;
     socket.settle = null;
-    if (success && authorizationError === null) {
+    // With verification off, Bun still reports why the chain would have failed; only a failed
+    // handshake itself counts then.
+    if (success && (authorizationError === null || socket.insecure)) {
       socket.alpnProtocol = raw.alpnProtocol || null;
       settle(null);
     } else {
@@ -240,7 +258,7 @@ export const bunConnector: SocketConnector = {
     // deno-lint-ignore no-explicit-any
     const Bun = (globalThis as any).Bun;
     const tls = options.tls;
-    const socket = new BunSocket(tls !== null);
+    const socket = new BunSocket(tls !== null, tls?.insecure === true);
     const ready = new Promise<WirefetchError | null>((resolve) => (socket.settle = resolve));
     let raw: BunRawSocket;
     try {
@@ -253,7 +271,7 @@ export const bunConnector: SocketConnector = {
           serverName: tls.serverName,
           ca: tls.caCerts ? [...tls.caCerts] : undefined,
           rejectUnauthorized: !tls.insecure,
-          ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
+          ALPNProtocols: tls.alpnProtocols ? alpnWireFormat(tls.alpnProtocols) : undefined,
         },
       });
     } catch (error) {

@@ -357,7 +357,7 @@ describe("origin pool", () => {
         await (await client.fetch(${JSON.stringify(server.url)})).text();
         console.log("idle", client.stats().total.idle);
       `;
-      const { spawnSync } = await import("node:child_process");
+      const { execFile } = await import("node:child_process");
       const { writeFileSync, mkdtempSync } = await import("node:fs");
       const { join } = await import("node:path");
       const { tmpdir } = await import("node:os");
@@ -366,8 +366,15 @@ describe("origin pool", () => {
       const isBun = "Bun" in globalThis;
       const args = isBun ? [file] : ["run", "-A", file];
       const started = performance.now();
-      const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 20_000 });
-      assert.equal(result.status, 0, result.stderr);
+      // Asynchronous: the server lives in this process and must keep answering.
+      const result = await new Promise<{ code: number; stdout: string; stderr: string }>(
+        (resolve) => {
+          execFile(process.execPath, args, { timeout: 20_000 }, (error, stdout, stderr) => {
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+          });
+        },
+      );
+      assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /idle 1/);
       // The child would hang for the 600 s idle timeout if the socket held the loop open.
       assert.ok(performance.now() - started < 15_000);

@@ -1,0 +1,934 @@
+/**
+ * An incremental HTTP/1.1 response parser (RFC 9112): bytes in, callbacks out, no I/O.
+ *
+ * It accepts input split at any byte. Head and trailer lines are parsed straight from the input
+ * chunk; only a line cut by a chunk boundary is copied, into a small buffer, to be completed by
+ * the next chunk. Body bytes are never copied: `onBody` receives views into the input chunk.
+ * Strings are built only for field names, field values and the reason phrase.
+ *
+ * @module
+ */
+
+import { WirefetchError } from "../errors.ts";
+import { HEX_VALUE, TCHAR } from "./chars.ts";
+import { type BodyFraming, decideFraming } from "./framing.ts";
+
+export type { BodyFraming } from "./framing.ts";
+
+/** A parsed final response head. */
+export interface ResponseHead {
+  /** HTTP minor version: 0 or 1. */
+  minorVersion: number;
+  /** The status code, 200–999. */
+  status: number;
+  /** The reason phrase, possibly empty. */
+  statusText: string;
+  /**
+   * Flat list [name0, value0, name1, value1, ...]; names lowercased, values with surrounding
+   * OWS trimmed, obs-fold replaced by SP (RFC 9112 §5.2). Order preserved, duplicates kept.
+   */
+  headers: string[];
+  /** How the body is delimited. */
+  framing: BodyFraming;
+  /** Body length when framing is "length", else -1. */
+  contentLength: number;
+  /**
+   * Whether the connection may be reused after this message (RFC 9112 §9.3): false for
+   * `Connection: close`, for HTTP/1.0 without `Connection: keep-alive`, for close-delimited
+   * bodies, and whenever both Transfer-Encoding and Content-Length were present.
+   */
+  keepAlive: boolean;
+  /** From `Keep-Alive: timeout=N` in milliseconds, or -1 when absent/invalid. */
+  keepAliveTimeoutMs: number;
+  /** Keep-Alive: max=N, or -1. */
+  keepAliveMax: number;
+}
+
+/** What the parser reports to its owner. */
+export interface ResponseParserHandler {
+  /** A 1xx response other than 101 was parsed and skipped (status, flat headers). */
+  onInformational(status: number, headers: string[]): void;
+  /** The final response head was parsed. */
+  onHead(head: ResponseHead): void;
+  /**
+   * A piece of body: a subarray VIEW into the chunk passed to execute (no copy). Never called
+   * with length 0. For chunked bodies, chunk data only (no framing).
+   */
+  onBody(chunk: Uint8Array): void;
+}
+
+// Parser states. Numbers, not strings, so the dispatch is a cheap integer switch.
+/** Not expecting a response: before start(). */
+const IDLE = 0;
+/** Reading the status line. */
+const STATUS_LINE = 1;
+/** Reading header field lines. */
+const HEADERS = 2;
+/** Reading a Content-Length body. */
+const BODY_LENGTH = 3;
+/** Reading a close-delimited body. */
+const BODY_CLOSE = 4;
+/** Expecting the first hex digit of a chunk size. */
+const CHUNK_SIZE_START = 5;
+/** Reading chunk-size hex digits. */
+const CHUNK_SIZE = 6;
+/** Whitespace after the chunk size, which must lead to an extension. */
+const CHUNK_SIZE_BWS = 7;
+/** Reading (and ignoring) chunk extensions. */
+const CHUNK_EXT = 8;
+/** CR seen at the end of the chunk-size line; expecting LF. */
+const CHUNK_SIZE_LF = 9;
+/** Reading chunk data. */
+const CHUNK_DATA = 10;
+/** Expecting the CRLF after chunk data. */
+const CHUNK_DATA_CR = 11;
+/** CR after chunk data seen; expecting LF. */
+const CHUNK_DATA_LF = 12;
+/** Reading trailer field lines. */
+const TRAILERS = 13;
+/** The final response is complete. */
+const COMPLETE = 14;
+
+/**
+ * Longest chunk-size line (size, extensions and the spaces around them) we accept. Extensions
+ * are ignored, so a longer line only costs CPU: RFC 9112 §7.1.1 lets a recipient limit them.
+ */
+const MAX_CHUNK_LINE = 4096;
+
+/** Shared empty trailer list, frozen so no holder can change it for the others. */
+const NO_TRAILERS: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * Common response field names, returned as these very strings when they match, so parsing
+ * them allocates nothing and comparing them later (framing, `Headers`) is a pointer check.
+ * Only lowercase letters and "-" are allowed here: {@linkcode fieldName} relies on it.
+ */
+const COMMON_NAMES = [
+  "age",
+  "via",
+  "date",
+  "etag",
+  "vary",
+  "link",
+  "server",
+  "pragma",
+  "expires",
+  "alt-svc",
+  "trailer",
+  "location",
+  "connection",
+  "keep-alive",
+  "set-cookie",
+  "content-type",
+  "x-powered-by",
+  "cache-control",
+  "last-modified",
+  "accept-ranges",
+  "content-range",
+  "content-length",
+  "content-encoding",
+  "content-language",
+  "www-authenticate",
+  "transfer-encoding",
+  "content-disposition",
+  "x-content-type-options",
+  "content-security-policy",
+  "strict-transport-security",
+  "access-control-allow-origin",
+];
+
+/**
+ * Common field values, matched byte for byte (values are case-sensitive) and returned as these
+ * strings, like {@linkcode COMMON_NAMES}.
+ */
+const COMMON_VALUES = [
+  "*",
+  "0",
+  "br",
+  "gzip",
+  "none",
+  "DENY",
+  "close",
+  "bytes",
+  "nginx",
+  "Origin",
+  "chunked",
+  "deflate",
+  "nosniff",
+  "no-cache",
+  "no-store",
+  "identity",
+  "text/html",
+  "keep-alive",
+  "text/plain",
+  "SAMEORIGIN",
+  "cloudflare",
+  "Accept-Encoding",
+  "application/json",
+  "text/html; charset=utf-8",
+  "text/plain; charset=utf-8",
+  "application/json; charset=utf-8",
+];
+
+/** Groups strings by length, so a candidate is compared only with same-size strings. */
+function byLength(strings: readonly string[]): readonly (readonly string[])[] {
+  const table: string[][] = [];
+  for (const string of strings) {
+    while (table.length <= string.length) table.push([]);
+    table[string.length].push(string);
+  }
+  return table;
+}
+
+const NAMES_BY_LENGTH = byLength(COMMON_NAMES);
+const VALUES_BY_LENGTH = byLength(COMMON_VALUES);
+
+/** Most arguments passed to one `String.fromCharCode.apply`, well under engine stack limits. */
+const FROM_CHAR_CODE_BATCH = 4096;
+
+/**
+ * The bytes `buf[start, end)` as a string, one char per byte (ISO-8859-1, which is how field
+ * values are exposed: RFC 9110 §5.5 obs-text). `TextDecoder("latin1")` would be wrong, as the
+ * Encoding standard maps that label to windows-1252.
+ */
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n <= FROM_CHAR_CODE_BATCH) {
+    // The typed array stands in for an argument list; engines accept any array-like.
+    return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  }
+  let result = "";
+  for (let i = start; i < end; i += FROM_CHAR_CODE_BATCH) {
+    const stop = Math.min(end, i + FROM_CHAR_CODE_BATCH);
+    result += String.fromCharCode.apply(null, buf.subarray(i, stop) as unknown as number[]);
+  }
+  return result;
+}
+
+/** The lowercased field name in `buf[start, end)`, which must already be a valid token. */
+function fieldName(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n < NAMES_BY_LENGTH.length) {
+    const candidates = NAMES_BY_LENGTH[n];
+    for (let k = 0; k < candidates.length; k++) {
+      const candidate = candidates[k];
+      // `| 0x20` lowercases ASCII letters. It also maps some other bytes onto letters or "-"
+      // (CR onto "-", for one), but `buf` holds a validated token here, and among tchars only
+      // letters map onto letters and only "-" onto "-".
+      let j = 0;
+      while (j < n && (buf[start + j] | 0x20) === candidate.charCodeAt(j)) j++;
+      if (j === n) return candidate;
+    }
+  }
+  // RFC 9110 §5.1: field names are case-insensitive; we expose them lowercased, like Headers.
+  return latin1(buf, start, end).toLowerCase();
+}
+
+/** The field value in `buf[start, end)` (non-empty, already validated) as a latin1 string. */
+function fieldValue(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n < VALUES_BY_LENGTH.length) {
+    const candidates = VALUES_BY_LENGTH[n];
+    for (let k = 0; k < candidates.length; k++) {
+      const candidate = candidates[k];
+      let j = 0;
+      while (j < n && buf[start + j] === candidate.charCodeAt(j)) j++;
+      if (j === n) return candidate;
+    }
+  }
+  return latin1(buf, start, end);
+}
+
+/** ERR_PROTOCOL with `message`. */
+function protocolError(message: string): WirefetchError {
+  return new WirefetchError("ERR_PROTOCOL", message);
+}
+
+/**
+ * Finds the end of the line starting at `i`, checking that every byte before it may appear in a
+ * status line or field value: HTAB, SP, VCHAR or obs-text (RFC 9112 §4 reason-phrase, RFC 9110
+ * §5.5 field-vchar). Returns the index of the LF, or -1 when `limit` comes first.
+ *
+ * RFC 9112 §2.2: lines end with CRLF, and a recipient may accept a bare LF, which we do; a CR
+ * anywhere else is a "bare CR", which we reject rather than replace by SP, since other
+ * implementations might split the line there.
+ */
+function findLineEnd(buf: Uint8Array, i: number, limit: number, what: string): number {
+  for (; i < limit; i++) {
+    const c = buf[i];
+    if (c > 0x1f && c !== 0x7f) continue;
+    if (c === 0x09) continue;
+    if (c === 0x0a) return i;
+    if (c === 0x0d) {
+      if (i + 1 === limit) return -1;
+      if (buf[i + 1] === 0x0a) return i + 1;
+      throw protocolError(`bare CR in ${what} (RFC 9112 §2.2)`);
+    }
+    throw protocolError(`invalid character 0x${c.toString(16).padStart(2, "0")} in ${what}`);
+  }
+  return -1;
+}
+
+/** The end of `buf[start, lineFeed)` without the line's CR and trailing OWS. */
+function trimLineEnd(buf: Uint8Array, start: number, lineFeed: number): number {
+  let end = lineFeed;
+  if (end > start && buf[end - 1] === 0x0d) end--;
+  while (end > start && (buf[end - 1] === 0x20 || buf[end - 1] === 0x09)) end--;
+  return end;
+}
+
+/** The fixed start of every status line we accept: `HTTP/1.` (RFC 9112 §2.3 HTTP-version). */
+const HTTP_1 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
+
+/**
+ * Parses HTTP/1.x responses, one per {@linkcode ResponseParser.start} call.
+ *
+ * @example Parse a response delivered in two pieces
+ * ```ts
+ * import { type ResponseHead, ResponseParser } from "./response_parser.ts";
+ *
+ * const body: Uint8Array[] = [];
+ * const parser = new ResponseParser({
+ *   onInformational() {},
+ *   onHead(head: ResponseHead) {
+ *     console.log(head.status, head.framing); // 200 "length"
+ *   },
+ *   onBody(chunk: Uint8Array) {
+ *     body.push(chunk.slice());
+ *   },
+ * }, 16 * 1024);
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+ * parser.start(false);
+ * parser.execute(bytes.subarray(0, 20));
+ * parser.execute(bytes.subarray(20));
+ * console.log(parser.complete); // true
+ * ```
+ */
+export class ResponseParser {
+  readonly #handler: ResponseParserHandler;
+  readonly #maxHeaderSize: number;
+  #state = IDLE;
+  #noBody = false;
+  #started = false;
+  #headDone = false;
+
+  /** Bytes of the current head or trailer section in completed lines. */
+  #sectionSize = 0;
+  /** The start of a line cut by a chunk boundary; grown on demand, reused. */
+  #line: Uint8Array = new Uint8Array(0);
+  /** Bytes in {@linkcode #line}; 0 when no line is pending. */
+  #lineLength = 0;
+
+  #minorVersion = 1;
+  #status = 0;
+  #statusText = "";
+  /** The field list being filled: head fields, then trailers (null until the first trailer). */
+  #fields: string[] | null = null;
+  #trailers: string[] = NO_TRAILERS;
+
+  /** Body bytes left: of the Content-Length body, or of the current chunk while in its data. */
+  #remaining = 0;
+  #contentLength = -1;
+  #chunkLine = 0;
+  #bodyBytes = 0;
+
+  /**
+   * Creates a parser; call {@linkcode ResponseParser.start} before each response.
+   *
+   * @param handler Receives the parsed pieces.
+   * @param maxHeaderSize The most bytes one head (status line, field lines and the empty line)
+   * or one trailer section may have.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({
+   *   onInformational() {},
+   *   onHead() {},
+   *   onBody() {},
+   * }, 16 * 1024);
+   * parser.start(false);
+   * ```
+   */
+  constructor(handler: ResponseParserHandler, maxHeaderSize: number) {
+    if (!(maxHeaderSize > 0)) throw new RangeError(`invalid maxHeaderSize: ${maxHeaderSize}`);
+    this.#handler = handler;
+    this.#maxHeaderSize = maxHeaderSize;
+  }
+
+  /**
+   * True once the final message (head, body and trailers) is complete.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode("HTTP/1.1 204 No Content\r\n\r\n"));
+   * console.log(parser.complete); // true
+   * ```
+   */
+  get complete(): boolean {
+    return this.#state === COMPLETE;
+  }
+
+  /**
+   * True once any byte of the current response (including a 1xx) arrived since start().
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode("HTTP/1."));
+   * console.log(parser.started); // true
+   * ```
+   */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /**
+   * True once the final (non-1xx) head was delivered via onHead.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"));
+   * console.log(parser.headDone, parser.complete); // true false
+   * ```
+   */
+  get headDone(): boolean {
+    return this.#headDone;
+  }
+
+  /**
+   * Trailers of a chunked body as flat pairs (names lowercased), or an empty array. A new array
+   * per response that has trailers; otherwise a shared, frozen empty array.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode(
+   *   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nDigest: x\r\n\r\n",
+   * ));
+   * console.log(parser.trailers); // ["digest", "x"]
+   * ```
+   */
+  get trailers(): string[] {
+    return this.#trailers;
+  }
+
+  /**
+   * Bytes of body delivered so far for the current response.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"));
+   * console.log(parser.bodyBytes); // 2
+   * ```
+   */
+  get bodyBytes(): number {
+    return this.#bodyBytes;
+  }
+
+  /**
+   * Prepares for the response to a new request, resetting all state.
+   *
+   * @param noBody True for HEAD requests: the response then has no body whatever its header
+   * fields say (RFC 9112 §6.3 rule 1), though they are still parsed for keep-alive.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(true);
+   * parser.execute(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"));
+   * console.log(parser.complete); // true
+   * ```
+   */
+  start(noBody: boolean): void {
+    this.#state = STATUS_LINE;
+    this.#noBody = noBody;
+    this.#started = false;
+    this.#headDone = false;
+    this.#sectionSize = 0;
+    this.#lineLength = 0;
+    this.#minorVersion = 1;
+    this.#status = 0;
+    this.#statusText = "";
+    this.#fields = null;
+    this.#trailers = NO_TRAILERS;
+    this.#remaining = 0;
+    this.#contentLength = -1;
+    this.#chunkLine = 0;
+    this.#bodyBytes = 0;
+  }
+
+  /**
+   * Feeds bytes. Stops consuming as soon as the message is complete, so a return value below
+   * `chunk.length` after completion means unsolicited extra bytes; the caller decides what to
+   * do with them. Before start() and after completion nothing is consumed.
+   *
+   * @param chunk The next bytes from the connection.
+   * @returns The number of bytes consumed.
+   * @throws {WirefetchError} `ERR_PROTOCOL` for any violation of RFC 9112, or
+   * `ERR_HEADERS_TOO_LARGE` when a head or trailer section exceeds `maxHeaderSize`.
+   *
+   * @example
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nextra");
+   * console.log(parser.execute(bytes), bytes.length); // 38 43
+   * ```
+   */
+  execute(chunk: Uint8Array): number {
+    const length = chunk.length;
+    if (this.#state === IDLE || this.#state === COMPLETE || length === 0) return 0;
+    this.#started = true;
+    let pos = 0;
+    while (pos < length) {
+      switch (this.#state) {
+        case STATUS_LINE:
+        case HEADERS:
+        case TRAILERS:
+          pos = this.#lines(chunk, pos);
+          break;
+        case BODY_LENGTH:
+        case CHUNK_DATA: {
+          const remaining = this.#remaining;
+          const end = length - pos > remaining ? pos + remaining : length;
+          const n = end - pos;
+          this.#remaining = remaining - n;
+          this.#bodyBytes += n;
+          if (remaining === n) this.#state = this.#state === BODY_LENGTH ? COMPLETE : CHUNK_DATA_CR;
+          // A view, not a copy; the whole chunk as is when it is all body (no subarray object).
+          this.#handler.onBody(pos === 0 && end === length ? chunk : chunk.subarray(pos, end));
+          pos = end;
+          break;
+        }
+        case BODY_CLOSE:
+          // RFC 9112 §6.3 rule 8: everything until the connection closes is body.
+          this.#bodyBytes += length - pos;
+          this.#handler.onBody(pos === 0 ? chunk : chunk.subarray(pos));
+          pos = length;
+          break;
+        case COMPLETE:
+          // RFC 9112 §9.3.1: the rest is not part of this response; the caller decides.
+          return pos;
+        default:
+          pos = this.#chunkFraming(chunk, pos);
+      }
+    }
+    return pos;
+  }
+
+  /**
+   * Tells the parser the peer closed the connection (EOF). Completes a close-delimited body;
+   * does nothing before start() or after completion.
+   *
+   * @throws {WirefetchError} `ERR_CONNECTION_CLOSED` if no byte of this response was seen,
+   * `ERR_PROTOCOL` if the connection ended inside a head (or after a 1xx response, before the
+   * final head), `ERR_BODY_TRUNCATED` if it ended inside the body.
+   *
+   * @example Complete a close-delimited body
+   * ```ts
+   * import { ResponseParser } from "./response_parser.ts";
+   * const parser = new ResponseParser({ onInformational() {}, onHead() {}, onBody() {} }, 1024);
+   * parser.start(false);
+   * parser.execute(new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\nuntil EOF"));
+   * parser.finish();
+   * console.log(parser.complete); // true
+   * ```
+   */
+  finish(): void {
+    const state = this.#state;
+    if (state === IDLE || state === COMPLETE) return;
+    if (!this.#started) {
+      throw new WirefetchError(
+        "ERR_CONNECTION_CLOSED",
+        "the server closed the connection before sending a response",
+      );
+    }
+    if (state === BODY_CLOSE) {
+      this.#state = COMPLETE;
+      return;
+    }
+    if (!this.#headDone) {
+      throw protocolError(
+        state === STATUS_LINE && this.#lineLength === 0
+          ? "the server closed the connection after a 1xx response, before the final response"
+          : "the server closed the connection inside the response head",
+      );
+    }
+    if (state === BODY_LENGTH) {
+      throw new WirefetchError(
+        "ERR_BODY_TRUNCATED",
+        `the server closed the connection after ${this.#bodyBytes} of ` +
+          `${this.#contentLength} body bytes (Content-Length)`,
+      );
+    }
+    throw new WirefetchError(
+      "ERR_BODY_TRUNCATED",
+      `the server closed the connection inside a chunked body after ${this.#bodyBytes} ` +
+        (state === TRAILERS ? "body bytes, in the trailers" : "body bytes, before the last chunk"),
+    );
+  }
+
+  /**
+   * Consumes complete head or trailer lines from `chunk[pos..]` while the state is line-based;
+   * buffers a trailing partial line. Returns the new position.
+   */
+  #lines(chunk: Uint8Array, pos: number): number {
+    const length = chunk.length;
+    const max = this.#maxHeaderSize;
+    if (this.#lineLength > 0) {
+      // Complete the line cut by the previous chunk boundary: append up to and including the
+      // LF, then parse it from the buffer. Only these few bytes are ever copied.
+      const lineFeed = chunk.indexOf(0x0a, pos);
+      const end = lineFeed === -1 ? length : lineFeed + 1;
+      if (this.#sectionSize + this.#lineLength + (end - pos) > max) throw this.#tooLarge();
+      this.#append(chunk, pos, end);
+      if (lineFeed === -1) return length;
+      const lineLength = this.#lineLength;
+      this.#lineLength = 0;
+      this.#parseLine(this.#line, 0, lineLength);
+      pos = end;
+    }
+    while (pos < length) {
+      const state = this.#state;
+      if (state !== STATUS_LINE && state !== HEADERS && state !== TRAILERS) return pos;
+      // Never scan past the size limit: a line that does not end within it is too large.
+      const allowed = max - this.#sectionSize;
+      const limit = length - pos > allowed ? pos + allowed : length;
+      const next = this.#parseLine(chunk, pos, limit);
+      if (next === -1) {
+        if (limit < length) throw this.#tooLarge();
+        this.#append(chunk, pos, length);
+        return length;
+      }
+      pos = next;
+    }
+    return pos;
+  }
+
+  /** Parses one line in `buf[start, limit)`; returns the index after its LF, or -1. */
+  #parseLine(buf: Uint8Array, start: number, limit: number): number {
+    return this.#state === STATUS_LINE
+      ? this.#statusLine(buf, start, limit)
+      : this.#fieldLine(buf, start, limit);
+  }
+
+  /** RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`. */
+  #statusLine(buf: Uint8Array, start: number, limit: number): number {
+    // Fail fast on bytes that cannot start an HTTP/1.x status line (a TLS record, an HTTP/2
+    // frame, an HTTP/0.9 body) instead of waiting for a line end that may never come.
+    const prefix = Math.min(limit - start, HTTP_1.length);
+    for (let k = 0; k < prefix; k++) {
+      if (buf[start + k] !== HTTP_1[k]) throw this.#badStatusLine(buf, start, limit);
+    }
+    const lineFeed = findLineEnd(buf, start, limit, "status line");
+    if (lineFeed === -1) return -1;
+    const next = lineFeed + 1;
+    this.#sectionSize += next - start;
+    const end = lineFeed > start && buf[lineFeed - 1] === 0x0d ? lineFeed - 1 : lineFeed;
+    // "HTTP/1.x" SP 3DIGIT, then nothing or SP reason-phrase. RFC 9112 §4 requires the second
+    // SP, but it is commonly missing when the reason is empty, and nothing is ambiguous then.
+    if (end - start < 12) throw this.#badStatusLine(buf, start, end);
+    const minor = buf[start + 7] - 0x30;
+    const d0 = buf[start + 9] - 0x30;
+    const d1 = buf[start + 10] - 0x30;
+    const d2 = buf[start + 11] - 0x30;
+    if (
+      minor < 0 || minor > 9 || buf[start + 8] !== 0x20 ||
+      d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 ||
+      (end - start > 12 && buf[start + 12] !== 0x20)
+    ) {
+      throw this.#badStatusLine(buf, start, end);
+    }
+    const status = d0 * 100 + d1 * 10 + d2;
+    // RFC 9110 §15: status codes are 100–599 in practice; 3 digits from 100 are well-formed.
+    if (status < 100) throw this.#badStatusLine(buf, start, end);
+    if (status === 101) {
+      // We never send Upgrade, and after 101 the bytes are another protocol (RFC 9110 §15.2.2).
+      throw protocolError("101 Switching Protocols is not supported");
+    }
+    // RFC 9110 §2.5: a higher HTTP/1.x minor version is understood as the highest we speak.
+    this.#minorVersion = minor === 0 ? 0 : 1;
+    this.#status = status;
+    // The reason phrase is informational (RFC 9112 §4); "OK" is common enough to not allocate.
+    const reasonStart = start + 13;
+    this.#statusText = reasonStart >= end
+      ? ""
+      : end - reasonStart === 2 && buf[reasonStart] === 0x4f && buf[reasonStart + 1] === 0x4b
+      ? "OK"
+      : latin1(buf, reasonStart, end);
+    this.#fields = [];
+    this.#state = HEADERS;
+    return next;
+  }
+
+  /** RFC 9112 §5: `field-line = field-name ":" OWS field-value OWS`, or the empty line. */
+  #fieldLine(buf: Uint8Array, start: number, limit: number): number {
+    // The section is exactly maxHeaderSize bytes so far: no room for another byte.
+    if (start === limit) return -1;
+    let i = start;
+    let c = buf[i];
+    if (c === 0x0d || c === 0x0a) {
+      // The empty line ending the section (RFC 9112 §2.1), CRLF or bare LF (§2.2).
+      if (c === 0x0d) {
+        if (i + 1 === limit) return -1;
+        if (buf[i + 1] !== 0x0a) throw protocolError("bare CR in header section (RFC 9112 §2.2)");
+        i++;
+      }
+      this.#sectionSize += i + 1 - start;
+      this.#endSection();
+      return i + 1;
+    }
+    if (c === 0x20 || c === 0x09) return this.#obsFold(buf, start, limit);
+    // field-name = token (RFC 9110 §5.1).
+    while (TCHAR[c] === 1) {
+      if (++i === limit) return -1;
+      c = buf[i];
+    }
+    if (c !== 0x3a) {
+      if (c === 0x20 || c === 0x09) {
+        // RFC 9112 §5.1: no whitespace is allowed between the field name and colon; a server
+        // must reject such a request and a proxy must strip it, because implementations differ
+        // on the name it denotes. We are the recipient, so we reject.
+        throw protocolError("whitespace between header field name and colon (RFC 9112 §5.1)");
+      }
+      throw protocolError(
+        i === start || c === 0x0d || c === 0x0a
+          ? "header line without a field name and colon (RFC 9112 §5)"
+          : `invalid character 0x${c.toString(16).padStart(2, "0")} in header field name`,
+      );
+    }
+    if (i === start) throw protocolError("empty header field name (RFC 9110 §5.1)");
+    const nameEnd = i;
+    i++;
+    // Leading OWS is not part of the value (RFC 9112 §5).
+    while (i < limit && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    const valueStart = i;
+    const lineFeed = findLineEnd(buf, i, limit, "header field value");
+    if (lineFeed === -1) return -1;
+    this.#sectionSize += lineFeed + 1 - start;
+    const valueEnd = trimLineEnd(buf, valueStart, lineFeed);
+    // #fields is null only in the trailer section before its first field.
+    let fields = this.#fields;
+    if (fields === null) this.#fields = this.#trailers = fields = [];
+    fields.push(
+      fieldName(buf, start, nameEnd),
+      valueEnd > valueStart ? fieldValue(buf, valueStart, valueEnd) : "",
+    );
+    return lineFeed + 1;
+  }
+
+  /**
+   * RFC 9112 §5.2: a line starting with SP or HTAB continues the previous field value
+   * (obs-fold). A user agent must replace it with SP; we join the parts with one SP.
+   */
+  #obsFold(buf: Uint8Array, start: number, limit: number): number {
+    const fields = this.#fields;
+    if (fields === null || fields.length === 0) {
+      // RFC 9112 §2.2: whitespace between the start line and the first field line could hide
+      // a field from us that another implementation sees; reject the message.
+      throw protocolError("whitespace before the first header field line (RFC 9112 §2.2)");
+    }
+    let i = start + 1;
+    while (i < limit && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    const valueStart = i;
+    const lineFeed = findLineEnd(buf, i, limit, "header field value");
+    if (lineFeed === -1) return -1;
+    this.#sectionSize += lineFeed + 1 - start;
+    const valueEnd = trimLineEnd(buf, valueStart, lineFeed);
+    if (valueEnd > valueStart) {
+      const last = fields.length - 1;
+      const continuation = latin1(buf, valueStart, valueEnd);
+      fields[last] = fields[last] === "" ? continuation : fields[last] + " " + continuation;
+    }
+    return lineFeed + 1;
+  }
+
+  /** The empty line after a head or the trailers was parsed. */
+  #endSection(): void {
+    const fields = this.#fields ?? NO_TRAILERS;
+    this.#fields = null;
+    if (this.#state === TRAILERS) {
+      // RFC 9112 §7.1: the trailer section ends the chunked body, and the message.
+      this.#state = COMPLETE;
+      return;
+    }
+    const status = this.#status;
+    if (status < 200) {
+      // RFC 9110 §15.2: a 1xx is interim; the final response follows on the same connection,
+      // with its own head (and its own maxHeaderSize budget).
+      this.#state = STATUS_LINE;
+      this.#sectionSize = 0;
+      this.#handler.onInformational(status, fields);
+      return;
+    }
+    const head: ResponseHead = {
+      minorVersion: this.#minorVersion,
+      status,
+      statusText: this.#statusText,
+      headers: fields,
+      framing: "none",
+      contentLength: -1,
+      keepAlive: false,
+      keepAliveTimeoutMs: -1,
+      keepAliveMax: -1,
+    };
+    decideFraming(head.minorVersion, status, this.#noBody, fields, head);
+    const framing = head.framing;
+    this.#contentLength = head.contentLength;
+    if (framing === "length") {
+      this.#remaining = head.contentLength;
+      this.#state = head.contentLength === 0 ? COMPLETE : BODY_LENGTH;
+    } else if (framing === "chunked") {
+      this.#state = CHUNK_SIZE_START;
+      this.#chunkLine = 0;
+    } else if (framing === "close") {
+      this.#state = BODY_CLOSE;
+    } else {
+      this.#state = COMPLETE;
+    }
+    this.#headDone = true;
+    this.#handler.onHead(head);
+  }
+
+  /**
+   * Consumes chunked framing (RFC 9112 §7.1) from `chunk[pos..]`: the chunk-size line with
+   * optional extensions, and the CRLF after chunk data. Returns the new position; stops when
+   * chunk data or the trailer section starts.
+   */
+  #chunkFraming(chunk: Uint8Array, pos: number): number {
+    const length = chunk.length;
+    let state = this.#state;
+    while (pos < length) {
+      const c = chunk[pos++];
+      switch (state) {
+        case CHUNK_SIZE: {
+          const digit = HEX_VALUE[c];
+          if (digit >= 0) {
+            const size = this.#remaining * 16 + digit;
+            // Sizes beyond 2^53-1 cannot be counted exactly, so we cannot delimit the chunk.
+            if (size > Number.MAX_SAFE_INTEGER) throw protocolError("chunk size too large");
+            this.#remaining = size;
+            break;
+          }
+          // chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1), and chunk-ext allows BWS
+          // before ";" (RFC 9112 §7.1.1).
+          if (c === 0x0d) state = CHUNK_SIZE_LF;
+          else if (c === 0x0a) return this.#chunkSizeDone(pos);
+          else if (c === 0x3b) state = CHUNK_EXT;
+          else if (c === 0x20 || c === 0x09) state = CHUNK_SIZE_BWS;
+          else throw protocolError("invalid chunk size (RFC 9112 §7.1)");
+          break;
+        }
+        case CHUNK_SIZE_START: {
+          // chunk-size = 1*HEXDIG: an empty size is invalid.
+          const digit = HEX_VALUE[c];
+          if (digit < 0) throw protocolError("invalid chunk size (RFC 9112 §7.1)");
+          this.#remaining = digit;
+          this.#chunkLine = 0;
+          state = CHUNK_SIZE;
+          break;
+        }
+        case CHUNK_SIZE_BWS:
+          // BWS is only allowed before a chunk extension.
+          if (c === 0x3b) state = CHUNK_EXT;
+          else if (c !== 0x20 && c !== 0x09) {
+            throw protocolError("invalid chunk size line (RFC 9112 §7.1.1)");
+          }
+          break;
+        case CHUNK_EXT:
+          // Extensions are ignored (RFC 9112 §7.1.1), but may not smuggle CTLs or bare CRs.
+          if (c === 0x0d) state = CHUNK_SIZE_LF;
+          else if (c === 0x0a) return this.#chunkSizeDone(pos);
+          else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+            throw protocolError(
+              `invalid character 0x${c.toString(16).padStart(2, "0")} in chunk extension`,
+            );
+          }
+          break;
+        case CHUNK_SIZE_LF:
+          if (c !== 0x0a) throw protocolError("bare CR in chunk size line (RFC 9112 §2.2)");
+          return this.#chunkSizeDone(pos);
+        case CHUNK_DATA_CR:
+          // RFC 9112 §7.1: chunk-data is followed by CRLF (a bare LF per §2.2); anything else
+          // means the chunk size was wrong, so the rest of the body cannot be trusted.
+          if (c === 0x0d) state = CHUNK_DATA_LF;
+          else if (c === 0x0a) state = CHUNK_SIZE_START;
+          else throw protocolError("missing CRLF after chunk data (RFC 9112 §7.1)");
+          break;
+        case CHUNK_DATA_LF:
+          if (c !== 0x0a) throw protocolError("bare CR after chunk data (RFC 9112 §2.2)");
+          state = CHUNK_SIZE_START;
+          break;
+      }
+      if (++this.#chunkLine > MAX_CHUNK_LINE && state !== CHUNK_SIZE_START) {
+        throw protocolError(`chunk size line longer than ${MAX_CHUNK_LINE} bytes`);
+      }
+    }
+    this.#state = state;
+    return pos;
+  }
+
+  /** The chunk-size line ended at `pos`: go to its data, or to the trailers after `0`. */
+  #chunkSizeDone(pos: number): number {
+    if (this.#remaining === 0) {
+      // last-chunk: the trailer section follows (RFC 9112 §7.1.2), bounded like a head.
+      this.#state = TRAILERS;
+      this.#sectionSize = 0;
+      this.#fields = null;
+    } else {
+      this.#state = CHUNK_DATA;
+    }
+    return pos;
+  }
+
+  /** Appends `chunk[from, to)` to the pending line buffer. */
+  #append(chunk: Uint8Array, from: number, to: number): void {
+    const needed = this.#lineLength + (to - from);
+    if (needed > this.#line.length) {
+      const grown = new Uint8Array(
+        Math.max(needed, Math.min(this.#line.length * 2 || 256, this.#maxHeaderSize)),
+      );
+      grown.set(this.#line.subarray(0, this.#lineLength));
+      this.#line = grown;
+    }
+    this.#line.set(chunk.subarray(from, to), this.#lineLength);
+    this.#lineLength = needed;
+  }
+
+  #tooLarge(): WirefetchError {
+    return new WirefetchError(
+      "ERR_HEADERS_TOO_LARGE",
+      `response ${
+        this.#state === TRAILERS ? "trailers" : "head"
+      } larger than ${this.#maxHeaderSize} bytes`,
+    );
+  }
+
+  #badStatusLine(buf: Uint8Array, start: number, end: number): WirefetchError {
+    const shown = Math.min(end, start + 40);
+    let text = "";
+    for (let i = start; i < shown; i++) {
+      const c = buf[i];
+      text += c >= 0x20 && c < 0x7f
+        ? String.fromCharCode(c)
+        : `\\x${c.toString(16).padStart(2, "0")}`;
+    }
+    return protocolError(`invalid status line "${text}${end > shown ? "…" : ""}" (RFC 9112 §4)`);
+  }
+}
