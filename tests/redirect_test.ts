@@ -1,7 +1,7 @@
 // Redirect modes and the Fetch standard's rewriting rules.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Client, WirefetchError } from "../mod.ts";
+import { Client, type WirefetchError } from "../mod.ts";
 import { readRequest, startRawServer } from "./support/servers.ts";
 
 interface Seen {

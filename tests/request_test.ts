@@ -23,7 +23,10 @@ describe("request normalization", () => {
     assert.deepEqual(flattenHeaders({ "X-A": " 1 " }), ["x-a", "1"]);
     assert.deepEqual(flattenHeaders([["X-B", "2"]]), ["x-b", "2"]);
     assert.deepEqual(flattenHeaders(new Headers({ "X-C": "3" })), ["x-c", "3"]);
-    assert.throws(() => flattenHeaders([["a", "b", "c"]] as unknown as string[][]), TypeError);
+    assert.throws(
+      () => flattenHeaders([["a", "b", "c"]] as unknown as [string, string][]),
+      TypeError,
+    );
   });
 
   it("takes credentials out of the URL into Basic authorization", () => {

@@ -1,7 +1,7 @@
 // HTTPS against a local server with a test certificate authority.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Client, WirefetchError } from "../mod.ts";
+import { Client, type WirefetchError } from "../mod.ts";
 import { delay, fixtures, startHttpServer, startRawServer } from "./support/servers.ts";
 
 const isDeno = "Deno" in globalThis && !("Bun" in globalThis);

@@ -186,6 +186,24 @@ const VALUES_BY_LENGTH = byLength(COMMON_VALUES);
 /** Most arguments passed to one `String.fromCharCode.apply`, well under engine stack limits. */
 const FROM_CHAR_CODE_BATCH = 4096;
 
+/** Strings up to this length are built through a reusable argument array. */
+const SHORT_STRING = 64;
+
+/**
+ * One reusable array of small integers per length up to {@linkcode SHORT_STRING}, for
+ * `String.fromCharCode.apply`: V8 and JSC spread a packed array of small integers about twice
+ * as fast as a typed array, and a fixed length per array keeps it packed (no `length` writes).
+ */
+const ARGS_BY_LENGTH: number[][] = (() => {
+  const table: number[][] = [];
+  for (let n = 0; n <= SHORT_STRING; n++) {
+    const args: number[] = [];
+    for (let i = 0; i < n; i++) args.push(0);
+    table.push(args);
+  }
+  return table;
+})();
+
 /**
  * The bytes `buf[start, end)` as a string, one char per byte (ISO-8859-1, which is how field
  * values are exposed: RFC 9110 §5.5 obs-text). `TextDecoder("latin1")` would be wrong, as the
@@ -193,6 +211,11 @@ const FROM_CHAR_CODE_BATCH = 4096;
  */
 function latin1(buf: Uint8Array, start: number, end: number): string {
   const n = end - start;
+  if (n <= SHORT_STRING) {
+    const args = ARGS_BY_LENGTH[n];
+    for (let i = 0; i < n; i++) args[i] = buf[start + i];
+    return String.fromCharCode.apply(null, args);
+  }
   if (n <= FROM_CHAR_CODE_BATCH) {
     // The typed array stands in for an argument list; engines accept any array-like.
     return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
@@ -813,23 +836,25 @@ export class ResponseParser {
    */
   #chunkFraming(chunk: Uint8Array, pos: number): number {
     const length = chunk.length;
+    // Locals, not fields, in this per-byte loop; written back before leaving.
     let state = this.#state;
+    let size = this.#remaining;
+    let line = this.#chunkLine;
     while (pos < length) {
       const c = chunk[pos++];
       switch (state) {
         case CHUNK_SIZE: {
           const digit = HEX_VALUE[c];
           if (digit >= 0) {
-            const size = this.#remaining * 16 + digit;
+            size = size * 16 + digit;
             // Sizes beyond 2^53-1 cannot be counted exactly, so we cannot delimit the chunk.
             if (size > Number.MAX_SAFE_INTEGER) throw protocolError("chunk size too large");
-            this.#remaining = size;
             break;
           }
           // chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1), and chunk-ext allows BWS
           // before ";" (RFC 9112 §7.1.1).
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos);
+          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
           else if (c === 0x3b) state = CHUNK_EXT;
           else if (c === 0x20 || c === 0x09) state = CHUNK_SIZE_BWS;
           else throw protocolError("invalid chunk size (RFC 9112 §7.1)");
@@ -839,8 +864,8 @@ export class ResponseParser {
           // chunk-size = 1*HEXDIG: an empty size is invalid.
           const digit = HEX_VALUE[c];
           if (digit < 0) throw protocolError("invalid chunk size (RFC 9112 §7.1)");
-          this.#remaining = digit;
-          this.#chunkLine = 0;
+          size = digit;
+          line = 0;
           state = CHUNK_SIZE;
           break;
         }
@@ -854,7 +879,7 @@ export class ResponseParser {
         case CHUNK_EXT:
           // Extensions are ignored (RFC 9112 §7.1.1), but may not smuggle CTLs or bare CRs.
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos);
+          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
           else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
             throw protocolError(
               `invalid character 0x${c.toString(16).padStart(2, "0")} in chunk extension`,
@@ -863,30 +888,34 @@ export class ResponseParser {
           break;
         case CHUNK_SIZE_LF:
           if (c !== 0x0a) throw protocolError("bare CR in chunk size line (RFC 9112 §2.2)");
-          return this.#chunkSizeDone(pos);
+          return this.#chunkSizeDone(pos, size);
         case CHUNK_DATA_CR:
           // RFC 9112 §7.1: chunk-data is followed by CRLF (a bare LF per §2.2); anything else
           // means the chunk size was wrong, so the rest of the body cannot be trusted.
           if (c === 0x0d) state = CHUNK_DATA_LF;
           else if (c === 0x0a) state = CHUNK_SIZE_START;
           else throw protocolError("missing CRLF after chunk data (RFC 9112 §7.1)");
-          break;
+          continue;
         case CHUNK_DATA_LF:
           if (c !== 0x0a) throw protocolError("bare CR after chunk data (RFC 9112 §2.2)");
           state = CHUNK_SIZE_START;
-          break;
+          continue;
       }
-      if (++this.#chunkLine > MAX_CHUNK_LINE && state !== CHUNK_SIZE_START) {
+      // Only chunk-size line bytes get here.
+      if (++line > MAX_CHUNK_LINE) {
         throw protocolError(`chunk size line longer than ${MAX_CHUNK_LINE} bytes`);
       }
     }
     this.#state = state;
+    this.#remaining = size;
+    this.#chunkLine = line;
     return pos;
   }
 
   /** The chunk-size line ended at `pos`: go to its data, or to the trailers after `0`. */
-  #chunkSizeDone(pos: number): number {
-    if (this.#remaining === 0) {
+  #chunkSizeDone(pos: number, size: number): number {
+    this.#remaining = size;
+    if (size === 0) {
       // last-chunk: the trailer section follows (RFC 9112 §7.1.2), bounded like a head.
       this.#state = TRAILERS;
       this.#sectionSize = 0;

@@ -248,10 +248,8 @@ describe("origin pool", () => {
         (e) => e,
       );
       assert.ok(error instanceof TypeError);
-      assert.ok(
-        ["ERR_CONNECTION_CLOSED", "ERR_CONNECTION_RESET"].includes(error.cause.code),
-        error.cause.code,
-      );
+      const code = (error.cause as WirefetchError).code;
+      assert.ok(["ERR_CONNECTION_CLOSED", "ERR_CONNECTION_RESET"].includes(code), code);
       assert.equal(posts, 1);
       assert.equal(server.accepted, 1);
     } finally {
