@@ -121,7 +121,7 @@ export function decideFraming(
   let framing: BodyFraming;
   let length = -1;
   if (noBody || status < 200 || status === 204 || status === 304) {
-    // RFC 9112 §6.3 rules 1 and 2: these responses end at the empty line after the header
+    // RFC 9112 §6.3 rule 1: these responses end at the empty line after the header
     // section, whatever Content-Length or Transfer-Encoding say.
     framing = "none";
     // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; with no
@@ -137,6 +137,7 @@ export function decideFraming(
       );
     }
     if (transferCodings(headers)) {
+      // RFC 9112 §6.3 rule 4: chunked is the final coding, so it delimits the body.
       framing = "chunked";
     } else {
       // RFC 9112 §6.3 rule 4: Transfer-Encoding without a final chunked coding in a response
@@ -173,8 +174,8 @@ export function decideFraming(
  * Parses a Content-Length field value (RFC 9110 §8.6: `1*DIGIT`), merging it with the value of
  * earlier Content-Length fields (`previous`, or -1 for none).
  *
- * RFC 9112 §6.3 rule 5 lets a recipient accept `42, 42` or repeated identical fields as one
- * value; any other list, a sign, inner whitespace, or a value beyond 2^53-1 is invalid.
+ * RFC 9110 §8.6 lets a recipient accept `42, 42` or repeated identical fields as one value;
+ * any other list, a sign, inner whitespace, or a value beyond 2^53-1 is invalid.
  *
  * @param value The field value, with its surrounding whitespace already trimmed.
  * @param previous The value from earlier Content-Length fields, or -1 for none.
