@@ -5,15 +5,16 @@
  * @module
  */
 
-import type {
-  ConnectOptions,
-  NetAddress,
-  Socket,
-  SocketConnector,
-  SocketListener,
+import {
+  ABANDONED,
+  type ConnectOptions,
+  type NetAddress,
+  type Socket,
+  type SocketConnector,
+  type SocketListener,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
-import type { WirefetchError } from "../errors.ts";
+import { WirefetchError } from "../errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type BunRawSocket = any;
@@ -39,6 +40,7 @@ class BunSocket implements Socket {
   closed = false;
   // The connect promise's settlers, until open or a connect error.
   settle: ((error: WirefetchError | null) => void) | null = null;
+  onTcpConnect: (() => boolean) | undefined = undefined;
 
   isTls: boolean;
   insecure: boolean;
@@ -166,6 +168,15 @@ const handlers = {
   open(raw: BunRawSocket): void {
     const socket: BunSocket = raw.data;
     socket.attach(raw);
+    // Bun calls open when TCP is up, before any TLS handshake: the moment Happy Eyeballs picks
+    // its winner.
+    if (socket.settle !== null && socket.onTcpConnect?.() === false) {
+      const settle = socket.settle;
+      socket.settle = null;
+      socket.close();
+      settle(new WirefetchError("ERR_SOCKET", ABANDONED));
+      return;
+    }
     if (socket.settle !== null && !socket.isTls) {
       const settle = socket.settle;
       socket.settle = null;
@@ -259,6 +270,7 @@ export const bunConnector: SocketConnector = {
     const Bun = (globalThis as any).Bun;
     const tls = options.tls;
     const socket = new BunSocket(tls !== null, tls?.insecure === true);
+    socket.onTcpConnect = options.onTcpConnect;
     const ready = new Promise<WirefetchError | null>((resolve) => (socket.settle = resolve));
     let raw: BunRawSocket;
     try {

@@ -5,12 +5,13 @@
  * @module
  */
 
-import type {
-  ConnectOptions,
-  NetAddress,
-  Socket,
-  SocketConnector,
-  SocketListener,
+import {
+  ABANDONED,
+  type ConnectOptions,
+  type NetAddress,
+  type Socket,
+  type SocketConnector,
+  type SocketListener,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
 import { WirefetchError } from "../errors.ts";
@@ -176,6 +177,10 @@ export const denoConnector: SocketConnector = {
       conn = await Deno.connect({ hostname: options.hostname, port: options.port });
     } catch (error) {
       throw toSocketError(error);
+    }
+    if (options.onTcpConnect?.() === false) {
+      conn.close();
+      throw new WirefetchError("ERR_SOCKET", ABANDONED);
     }
     // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
     conn.setNoDelay?.(true);

@@ -5,13 +5,15 @@
  * @module
  */
 
-import type {
-  ConnectOptions,
-  NetAddress,
-  Socket,
-  SocketConnector,
-  SocketListener,
+import {
+  ABANDONED,
+  type ConnectOptions,
+  type NetAddress,
+  type Socket,
+  type SocketConnector,
+  type SocketListener,
 } from "./socket.ts";
+import { WirefetchError } from "../errors.ts";
 import { toSocketError } from "./socket_errors.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -126,6 +128,13 @@ export const nodeConnector: SocketConnector = {
         ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
       });
     await new Promise<void>((resolve, reject) => {
+      // TLS sockets emit "connect" when TCP is up and "secureConnect" after the handshake.
+      raw.once("connect", () => {
+        if (options.onTcpConnect?.() === false) {
+          raw.destroy();
+          reject(new WirefetchError("ERR_SOCKET", ABANDONED));
+        }
+      });
       const event = tls === null ? "connect" : "secureConnect";
       const onError = (error: unknown): void => {
         raw.destroy();

@@ -50,7 +50,16 @@ export interface ConnectOptions {
   readonly port: number;
   /** When set, a TLS handshake follows the TCP connection. */
   readonly tls: TlsSettings | null;
+  /**
+   * Called once the TCP connection is established, before any TLS handshake. Returning false
+   * abandons the attempt (a Happy Eyeballs loser): the connector closes the socket and rejects
+   * with an `ERR_SOCKET` error whose message starts with "abandoned".
+   */
+  readonly onTcpConnect?: () => boolean;
 }
+
+/** The message of the error a connector rejects with when `onTcpConnect` returned false. */
+export const ABANDONED = "abandoned: another connection attempt won";
 
 /** A connected (and, for https, TLS-established) byte stream. */
 export interface Socket {
