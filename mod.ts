@@ -43,3 +43,30 @@ export {
 } from "./src/client.ts";
 export type { PoolStats } from "./src/pool/origin_pool.ts";
 export { WirefetchError, type WirefetchErrorCode } from "./src/errors.ts";
+export {
+  BodyLeakEvent,
+  ConnCloseEvent,
+  ConnectDoneEvent,
+  ConnectStartEvent,
+  DequeuedEvent,
+  DnsDoneEvent,
+  DnsStartEvent,
+  GetConnEvent,
+  Got1xxResponseEvent,
+  GotConnEvent,
+  PhaseEvent,
+  PutIdleConnEvent,
+  QueuedEvent,
+  RedirectEvent,
+  ResponseDoneEvent,
+  RetryEvent,
+  TlsHandshakeDoneEvent,
+  TlsHandshakeStartEvent,
+  TraceEvent,
+  type TraceSubject,
+  WroteHeaderFieldEvent,
+  WroteRequestEvent,
+} from "./src/trace/events.ts";
+export { type Timings, timingsOf } from "./src/trace/timings.ts";
+export type { LookupAddress, LookupFunction } from "./src/net/resolve.ts";
+export type { NetAddress } from "./src/runtime/socket.ts";

@@ -6,7 +6,10 @@
 
 import { WirefetchError } from "./errors.ts";
 import { type ClientContext, FetchTask } from "./exchange.ts";
+import { Dialer } from "./net/dial.ts";
+import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
+import { BodyLeakEvent, ConnCloseEvent, PhaseEvent, type TraceSubject } from "./trace/events.ts";
 import {
   OriginPool,
   type PoolHost,
@@ -79,6 +82,17 @@ export interface ClientOptions {
   unsafelyIgnoreCertificateErrors?: boolean;
   /** The User-Agent for requests without one; null sends none. Default `wirefetch/VERSION`. */
   userAgent?: string | null;
+  /**
+   * Resolves host names. Default: the system resolver (getaddrinfo through `node:dns`, which
+   * honours /etc/hosts). Inject one for tests, service discovery or a custom DNS.
+   */
+  lookup?: LookupFunction;
+  /**
+   * Milliseconds a lookup's answer is reused. Default 30000: getaddrinfo does not report TTLs,
+   * and half a minute keeps failover reasonably quick while sparing a lookup per connection.
+   * 0 disables the cache (concurrent lookups are still shared).
+   */
+  dnsTtl?: number;
 }
 
 /** Counts of a client's connections and queued requests. */
@@ -136,6 +150,9 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
   #closed = false;
   #tls: { caCerts?: readonly string[]; insecure: boolean };
   #warnedLeak = false;
+  // Listeners registered for trace events (bodyleak excluded: it is rare and always emitted).
+  // While zero, requests build no events at all.
+  #listeners = 0;
 
   /**
    * Creates a client; see {@linkcode ClientOptions} for the defaults.
@@ -172,7 +189,10 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
       queueTimeout: positive(options.queueTimeout, 30_000, "queueTimeout"),
       connectTimeout: positive(options.connectTimeout, 10_000, "connectTimeout"),
       limits,
-      connector: defaultConnector(),
+      dialer: new Dialer(
+        defaultConnector(),
+        new Resolver(options.lookup, positive(options.dnsTtl, 30_000, "dnsTtl")),
+      ),
     };
     this.#maxIdle = positive(options.maxIdle, 256, "maxIdle");
     this.#tls = {
@@ -189,6 +209,56 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
     return this.#closed;
   }
 
+  /** True while trace listeners are registered on this client. */
+  get tracing(): boolean {
+    return this.#listeners > 0;
+  }
+
+  /**
+   * Registers a trace event listener (see the event classes for the types).
+   *
+   * @example
+   * ```ts
+   * import { Client, type GotConnEvent } from "@wirefetch/fetch";
+   * const client = new Client();
+   * client.addEventListener("gotconn", (e) => console.log((e as GotConnEvent).reused));
+   * ```
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+    if (listener !== null && type !== "bodyleak") this.#listeners++;
+  }
+
+  /**
+   * Removes a listener added with {@linkcode Client.addEventListener}.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * const log = (e: Event) => console.log(e.type);
+   * client.addEventListener("getconn", log);
+   * client.removeEventListener("getconn", log);
+   * ```
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+    if (listener !== null && type !== "bodyleak" && this.#listeners > 0) this.#listeners--;
+  }
+
+  /** @internal */
+  dispatchTrace(event: Event): void {
+    if (this.#listeners > 0) this.dispatchEvent(event);
+  }
+
   #fetch(input: RequestInfo | URL, init: FetchInit | undefined): Promise<Response> {
     if (this.#closed) {
       return Promise.reject(
@@ -199,10 +269,11 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
     }
     try {
       const spec = toRequestSpec(input, init);
+      const trace = init?.trace ?? null;
       if (spec instanceof Promise) {
-        return spec.then((s) => new FetchTask(this, s).promise);
+        return spec.then((s) => new FetchTask(this, s, trace).promise);
       }
-      return new FetchTask(this, spec).promise;
+      return new FetchTask(this, spec, trace).promise;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -220,7 +291,7 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
       pool = new OriginPool(
         key,
         {
-          hostname,
+          host: hostname,
           port,
           tls: https
             ? {
@@ -257,10 +328,35 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
   }
 
   /** @internal */
-  onBodyLeak(url: string, connection: Connection): void {
-    const event = new Event("bodyleak");
-    Object.assign(event, { url, connectionId: connection.id });
-    this.dispatchEvent(event);
+  onConnectionClosed(connection: Connection): void {
+    const subject = connection.subject as
+      | (TraceSubject & { emit(event: Event): void; tracing: boolean })
+      | null;
+    if (subject === null && this.#listeners === 0) return;
+    const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
+    const emit = (event: Event): void => {
+      if (subject !== null) subject.emit(event);
+      else this.dispatchEvent(event);
+    };
+    if (connection.closeReason === "idle-timeout") {
+      emit(new PhaseEvent("idletimeout", about, connection.id));
+    }
+    emit(
+      new ConnCloseEvent(
+        about,
+        connection.id,
+        connection.closeReason ?? "closed",
+        connection.requestsServed,
+        connection.bytesRead,
+        connection.bytesWritten,
+      ),
+    );
+  }
+
+  /** @internal */
+  onBodyLeak(subject: TraceSubject, connection: Connection): void {
+    const url = subject.url;
+    this.dispatchEvent(new BodyLeakEvent(subject, connection.id));
     if (!this.#warnedLeak) {
       this.#warnedLeak = true;
       console.warn(

@@ -13,18 +13,46 @@ import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
 import { type BodyOwner, BodySource, makeResponse } from "./response.ts";
+import {
+  ConnectDoneEvent,
+  ConnectStartEvent,
+  DequeuedEvent,
+  DnsDoneEvent,
+  DnsStartEvent,
+  GetConnEvent,
+  Got1xxResponseEvent,
+  GotConnEvent,
+  PhaseEvent,
+  PutIdleConnEvent,
+  QueuedEvent,
+  RedirectEvent,
+  ResponseDoneEvent,
+  RetryEvent,
+  TlsHandshakeDoneEvent,
+  TlsHandshakeStartEvent,
+  type TraceSubject,
+  WroteHeaderFieldEvent,
+  WroteRequestEvent,
+} from "./trace/events.ts";
+import { attachTimings, TimingMarks } from "./trace/timings.ts";
 
 /** What a fetch needs from its client. */
 export interface ClientContext {
   /** True once `close()` was called. */
   readonly closed: boolean;
+  /** True while someone listens to the client's trace events. */
+  readonly tracing: boolean;
+  /** Delivers a trace event to the client's listeners. */
+  dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
   readonly userAgent: string | null;
   /** The pool for a URL's origin. */
   poolFor(url: URL): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
-  onBodyLeak(url: string, connection: Connection): void;
+  onBodyLeak(subject: TraceSubject, connection: Connection): void;
 }
+
+let nextRequestId = 1;
 
 const EMPTY = new Uint8Array(0);
 
@@ -47,7 +75,7 @@ interface LeakRecord {
   readonly connection: Connection;
   readonly served: number;
   readonly context: ClientContext;
-  readonly url: string;
+  readonly subject: TraceSubject;
 }
 
 const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
@@ -56,10 +84,10 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
   if (connection.state === "closed" || connection.state === "idle") return;
   if (connection.exchange !== null) return;
   connection.abort("body-leak");
-  record.context.onBodyLeak(record.url, connection);
+  record.context.onBodyLeak(record.subject, connection);
 });
 
-function encodeHead(spec: RequestSpec, userAgent: string | null): Uint8Array {
+function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
   const list: string[] = ["host", spec.host ?? url.host];
@@ -82,6 +110,7 @@ function encodeHead(spec: RequestSpec, userAgent: string | null): Uint8Array {
     list.push("transfer-encoding", "chunked");
   }
   if (spec.closeAfter) list.push("connection", "close");
+  task.headerList = list;
   return encodeRequestHead(spec.method, url.pathname + url.search, list);
 }
 
@@ -93,9 +122,17 @@ function encodeHead(spec: RequestSpec, userAgent: string | null): Uint8Array {
  * const response = await new FetchTask(client, spec).promise;
  * ```
  */
-export class FetchTask implements EventListenerObject {
+export class FetchTask implements EventListenerObject, TraceSubject {
+  /** A process-unique id, kept across retries and redirects. */
+  readonly requestId: number = nextRequestId++;
   /** Settles with the Response, or rejects as fetch does. */
   readonly promise: Promise<Response>;
+  /** This request's own trace target, or null. */
+  readonly trace: EventTarget | null;
+  /** Timestamps of the phases. */
+  readonly marks: TimingMarks = new TimingMarks();
+  /** The header fields of the current head, as sent. */
+  headerList: string[] = [];
   /** The request, updated as redirects are followed. */
   readonly spec: RequestSpec;
   /** The client that runs it. */
@@ -123,10 +160,11 @@ export class FetchTask implements EventListenerObject {
    * const task = new FetchTask(client, spec);
    * ```
    */
-  constructor(context: ClientContext, spec: RequestSpec) {
+  constructor(context: ClientContext, spec: RequestSpec, trace: EventTarget | null) {
     this.context = context;
     this.spec = spec;
-    this.head = encodeHead(spec, context.userAgent);
+    this.trace = trace;
+    this.head = encodeHead(spec, context.userAgent, this);
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -143,6 +181,27 @@ export class FetchTask implements EventListenerObject {
     this.start(false);
   }
 
+  /** The current method (TraceSubject). */
+  get method(): string {
+    return this.spec.method;
+  }
+
+  /** The current URL (TraceSubject). */
+  get url(): string {
+    return this.spec.url.href;
+  }
+
+  /** True when events must be built: a per-request target, or client listeners. */
+  get tracing(): boolean {
+    return this.trace !== null || this.context.tracing;
+  }
+
+  /** Delivers an event to the client's listeners and to this request's target. */
+  emit(event: Event): void {
+    this.context.dispatchTrace(event);
+    this.trace?.dispatchEvent(event);
+  }
+
   /** Queues a new attempt with the pool of the current URL. */
   start(fresh: boolean): void {
     if (this.context.closed && !fresh && this.redirects === 0) {
@@ -152,12 +211,24 @@ export class FetchTask implements EventListenerObject {
     const pool = this.context.poolFor(this.spec.url);
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
+    if (this.tracing) this.emit(new GetConnEvent(this, this.spec.url.host));
     pool.acquire(attempt, fresh);
+  }
+
+  /** Records the end of the request and emits `responsedone`. */
+  end(connection: Connection | null, bytes: number, error: unknown): void {
+    const marks = this.marks;
+    marks.end = performance.now();
+    marks.complete = error === undefined;
+    if (this.tracing) {
+      this.emit(new ResponseDoneEvent(this, connection?.id, bytes, error, marks.toTimings()));
+    }
   }
 
   /** Hands the Response to the caller. */
   deliver(response: Response): void {
     this.delivered = true;
+    attachTimings(response, this.marks);
     this.#resolve(response);
   }
 
@@ -165,7 +236,9 @@ export class FetchTask implements EventListenerObject {
   fail(error: WirefetchError): void {
     if (this.done) return;
     this.finish();
-    this.#reject(networkError(error));
+    const rejection = networkError(error);
+    this.end(this.attempt?.connection ?? null, 0, rejection);
+    this.#reject(rejection);
   }
 
   /** Marks the task finished and stops listening to its signal. */
@@ -182,6 +255,7 @@ export class FetchTask implements EventListenerObject {
     const attempt = this.attempt;
     this.finish();
     attempt?.abort(reason);
+    this.end(attempt?.connection ?? null, attempt?.bytes ?? 0, reason);
     if (!this.delivered) this.#reject(reason);
   }
 
@@ -278,10 +352,11 @@ export class FetchTask implements EventListenerObject {
       }
       spec.host = null;
     }
+    if (this.tracing) this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
     spec.url = next;
     this.redirects++;
     try {
-      this.head = encodeHead(spec, this.context.userAgent);
+      this.head = encodeHead(spec, this.context.userAgent, this);
     } catch (error) {
       this.fail(new WirefetchError("ERR_REDIRECT", (error as Error).message));
       return;
@@ -302,11 +377,15 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   readonly bodyLength: number;
   readonly headOnly: boolean;
   readonly closeAfter: boolean;
+  readonly expectContinue: boolean;
   queuedAt = -1;
   queueDeadline = Infinity;
   connection: Connection | null = null;
-  reused = false;
   responseHead: ResponseHead | null = null;
+  /** Body bytes received. */
+  bytes = 0;
+  #queued = false;
+  #wrote = false;
   #pending: Uint8Array[] | null = null;
   #pendingBytes = 0;
   #source: BodySource | null = null;
@@ -332,6 +411,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
     this.headOnly = task.spec.method === "HEAD";
     this.closeAfter = task.spec.closeAfter;
+    const expect = findHeader(task.spec.headers, "expect");
+    this.expectContinue = expect >= 0 &&
+      task.spec.headers[expect + 1].toLowerCase() === "100-continue";
   }
 
   /** Gives up: leaves the queue or closes the connection, and errors a streaming body. */
@@ -346,8 +428,29 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
 
   // PoolWaiter
 
-  onConnection(connection: Connection, reused: boolean): void {
-    this.reused = reused;
+  onConnection(connection: Connection, wasIdle: boolean): void {
+    const task = this.task;
+    const marks = task.marks;
+    const now = performance.now();
+    marks.gotConn = now;
+    marks.reused = connection.requestsServed > 0;
+    if (task.tracing) {
+      connection.subject = task;
+      if (this.#queued) {
+        task.emit(new DequeuedEvent(task, connection.id, now - this.queuedAt));
+      }
+      task.emit(
+        new GotConnEvent(
+          task,
+          connection.id,
+          marks.reused,
+          wasIdle,
+          wasIdle ? now - connection.idleSince : 0,
+          connection.socket.localAddress,
+          connection.socket.remoteAddress,
+        ),
+      );
+    }
     connection.dispatch(this);
   }
 
@@ -357,7 +460,54 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.task.fail(error);
   }
 
-  onQueued(_position: number): void {}
+  onQueued(position: number): void {
+    this.#queued = true;
+    const task = this.task;
+    if (task.tracing) task.emit(new QueuedEvent(task, position));
+  }
+
+  // DialObserver: the phases of a dial this attempt caused.
+
+  onDnsStart(host: string): void {
+    const task = this.task;
+    task.marks.dnsStart = performance.now();
+    if (task.tracing) task.emit(new DnsStartEvent(task, host));
+  }
+
+  onDnsDone(
+    addresses: readonly string[],
+    error: Error | undefined,
+    coalesced: boolean,
+    cached: boolean,
+  ): void {
+    const task = this.task;
+    task.marks.dnsDone = performance.now();
+    if (task.tracing) task.emit(new DnsDoneEvent(task, addresses, error, coalesced, cached));
+  }
+
+  onConnectStart(network: string, address: string): void {
+    const task = this.task;
+    if (task.marks.connectStart < 0) task.marks.connectStart = performance.now();
+    if (task.tracing) task.emit(new ConnectStartEvent(task, network, address));
+  }
+
+  onConnectDone(network: string, address: string, error: Error | undefined): void {
+    const task = this.task;
+    if (error === undefined) task.marks.connectDone = performance.now();
+    if (task.tracing) task.emit(new ConnectDoneEvent(task, network, address, error));
+  }
+
+  onTlsStart(): void {
+    const task = this.task;
+    task.marks.tlsStart = performance.now();
+    if (task.tracing) task.emit(new TlsHandshakeStartEvent(task));
+  }
+
+  onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
+    const task = this.task;
+    task.marks.tlsDone = performance.now();
+    if (task.tracing) task.emit(new TlsHandshakeDoneEvent(task, alpnProtocol, error));
+  }
 
   // Exchange
 
@@ -365,9 +515,42 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.connection = connection;
   }
 
-  onRequestWritten(): void {}
+  onHeadersWritten(): void {
+    const task = this.task;
+    if (!task.tracing) return;
+    const id = this.connection!.id;
+    const list = task.headerList;
+    for (let i = 0; i < list.length; i += 2) {
+      task.emit(new WroteHeaderFieldEvent(task, id, list[i], list[i + 1]));
+    }
+    task.emit(new PhaseEvent("wroteheaders", task, id));
+    if (this.expectContinue) task.emit(new PhaseEvent("wait100continue", task, id));
+  }
 
-  onInformational(_status: number, _headers: string[]): void {}
+  onRequestWritten(): void {
+    this.#wrote = true;
+    const task = this.task;
+    task.marks.wrote = performance.now();
+    if (task.tracing) task.emit(new WroteRequestEvent(task, this.connection!.id));
+  }
+
+  onFirstByte(): void {
+    const task = this.task;
+    task.marks.firstByte = performance.now();
+    if (task.tracing) {
+      task.emit(new PhaseEvent("gotfirstresponsebyte", task, this.connection!.id));
+    }
+  }
+
+  onInformational(status: number, headers: string[]): void {
+    const task = this.task;
+    if (!task.tracing) return;
+    const id = this.connection!.id;
+    const h = new Headers();
+    for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
+    task.emit(new Got1xxResponseEvent(task, id, status, h));
+    if (status === 100) task.emit(new PhaseEvent("got100continue", task, id));
+  }
 
   onHead(head: ResponseHead): void {
     this.responseHead = head;
@@ -375,6 +558,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   }
 
   onBody(chunk: Uint8Array): void {
+    this.bytes += chunk.length;
     if (this.#discard) {
       this.#discarded += chunk.length;
       return;
@@ -415,7 +599,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       connection,
       served: connection.requestsServed,
       context: task.context,
-      url: task.spec.url.href,
+      subject: { requestId: task.requestId, method: task.method, url: task.url },
     }, this);
     let response: Response;
     try {
@@ -433,6 +617,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#over = true;
     const head = this.responseHead!;
     const task = this.task;
+    const connection = this.connection!;
+    if (task.tracing) {
+      // The connection was already pooled, handed on, or closed; say which.
+      const closed = connection.state === "closed";
+      task.emit(
+        new PutIdleConnEvent(task, connection.id, closed ? connection.closeReason! : undefined),
+      );
+    }
     if (this.#discard) {
       task.followRedirect(head);
       return;
@@ -458,11 +650,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         return;
       }
       task.finish();
+      task.end(connection, this.bytes, undefined);
       task.deliver(response);
       return;
     }
     leakRegistry.unregister(this);
     task.finish();
+    task.end(connection, this.bytes, undefined);
     source.controller!.close();
   }
 
@@ -470,17 +664,24 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (this.#over) return;
     this.#over = true;
     const task = this.task;
+    const connection = this.connection;
+    if (!this.#wrote && connection !== null && task.tracing) {
+      task.emit(new WroteRequestEvent(task, connection.id, error));
+    }
     if (!task.delivered) {
       if (task.mayRetry(error, info)) {
         task.retried = true;
+        if (task.tracing) task.emit(new RetryEvent(task, connection?.id ?? 0, error.code, 2));
         task.start(true);
         return;
       }
       task.fail(error);
       return;
     }
-    this.#endBody(networkError(error));
+    const failure = networkError(error);
+    this.#endBody(failure);
     task.finish();
+    task.end(connection, this.bytes, failure);
   }
 
   // BodyOwner
@@ -489,12 +690,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.connection?.resumeBody();
   }
 
-  onBodyCancel(_reason: unknown): void {
+  onBodyCancel(reason: unknown): void {
     if (this.#over) return;
     this.#over = true;
     leakRegistry.unregister(this);
     this.connection?.abort("body-cancelled");
     this.task.finish();
+    this.task.end(this.connection, this.bytes, reason ?? new Error("body cancelled"));
   }
 
   #endBody(reason: unknown): void {

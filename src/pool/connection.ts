@@ -66,10 +66,16 @@ export interface Exchange {
   readonly headOnly: boolean;
   /** True when the request itself asked for `Connection: close`. */
   readonly closeAfter: boolean;
+  /** The request sent `Expect: 100-continue`: hold the body until 100 or a timeout. */
+  readonly expectContinue: boolean;
   /** The connection begins serving this exchange. */
   onDispatch(connection: Connection): void;
+  /** The request head was handed to the socket. */
+  onHeadersWritten(): void;
   /** The request head and body were fully handed to the socket. */
   onRequestWritten(): void;
+  /** The first byte of the response arrived. */
+  onFirstByte(): void;
   /** A 1xx response was skipped. */
   onInformational(status: number, headers: string[]): void;
   /** The final response head arrived. */
@@ -108,6 +114,10 @@ export interface ConnectionLimits {
 
 let nextId = 1;
 
+// Go's Transport.ExpectContinueTimeout default: how long to wait for "100 Continue" before
+// sending the body anyway (RFC 9110 §10.1.1 lets a client proceed without it).
+const EXPECT_CONTINUE_TIMEOUT = 1000;
+
 // Requests whose head and body together stay below this size go out in one write (one packet
 // on loopback and usually on the wire); bigger bodies are written separately to avoid a copy.
 const COALESCE_LIMIT = 65536;
@@ -144,6 +154,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   expiresAt = Infinity;
   /** Why the connection closed, once it has. */
   closeReason: CloseReason | null = null;
+  /** The last request served, for attributing connection events (set when tracing). */
+  subject: unknown = null;
 
   #owner: ConnectionOwner;
   #limits: ConnectionLimits;
@@ -158,6 +170,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #responseStartSignalled = false;
   #paused = false;
   #nothingWritten = true;
+  #firstByte = false;
+  #awaitingContinue: ReturnType<typeof setTimeout> | null = null;
   #bodyReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #deadline = Infinity;
   #timer: TimerHandle | null = null;
@@ -217,6 +231,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#responseStartSignalled = false;
     this.#paused = false;
     this.#nothingWritten = true;
+    this.#firstByte = false;
     this.#parser.start(exchange.headOnly);
     this.socket.ref();
     this.#setDeadline(performance.now() + this.#limits.headersTimeout);
@@ -224,8 +239,15 @@ export class Connection implements SocketListener, ResponseParserHandler {
 
     const body = exchange.body;
     const head = exchange.head;
+    this.#nothingWritten = false;
+    if (body !== null && exchange.expectContinue) {
+      this.bytesWritten += head.length;
+      this.socket.write(head);
+      exchange.onHeadersWritten();
+      this.#awaitingContinue = setTimeout(() => this.#sendBody(exchange), EXPECT_CONTINUE_TIMEOUT);
+      return;
+    }
     if (body === null || body instanceof Uint8Array) {
-      this.#nothingWritten = false;
       if (body === null || body.length === 0) {
         this.bytesWritten += head.length;
         this.socket.write(head);
@@ -240,16 +262,37 @@ export class Connection implements SocketListener, ResponseParserHandler {
         this.socket.write(head);
         this.socket.write(body);
       }
+      exchange.onHeadersWritten();
       // Every byte is with the socket, which writes in order and reports failures to
       // onSocketError: the request is complete as far as framing goes. Waiting for the write
       // promise instead would race the response on runtimes whose writes resolve late.
       this.#requestWritten();
     } else {
-      this.#writeStream(exchange, body);
+      this.#writeStream(exchange, body, true);
     }
   }
 
-  async #writeStream(exchange: Exchange, stream: ReadableStream<Uint8Array>): Promise<void> {
+  // Sends the body held back for "Expect: 100-continue" (on 100, or when the wait times out).
+  #sendBody(exchange: Exchange): void {
+    if (this.#awaitingContinue === null) return;
+    clearTimeout(this.#awaitingContinue);
+    this.#awaitingContinue = null;
+    if (this.exchange !== exchange || this.state === "closed") return;
+    const body = exchange.body;
+    if (body instanceof Uint8Array) {
+      this.bytesWritten += body.length;
+      this.socket.write(body);
+      this.#requestWritten();
+    } else if (body !== null) {
+      this.#writeStream(exchange, body, false);
+    }
+  }
+
+  async #writeStream(
+    exchange: Exchange,
+    stream: ReadableStream<Uint8Array>,
+    withHead: boolean,
+  ): Promise<void> {
     const chunked = exchange.bodyLength < 0;
     let reader: ReadableStreamDefaultReader<Uint8Array>;
     try {
@@ -260,10 +303,12 @@ export class Connection implements SocketListener, ResponseParserHandler {
     }
     this.#bodyReader = reader;
     try {
-      this.#nothingWritten = false;
-      this.bytesWritten += exchange.head.length;
-      const first = this.socket.write(exchange.head);
-      if (first !== null) await first;
+      if (withHead) {
+        this.bytesWritten += exchange.head.length;
+        const first = this.socket.write(exchange.head);
+        exchange.onHeadersWritten();
+        if (first !== null) await first;
+      }
       let sent = 0;
       while (true) {
         if (this.exchange !== exchange || this.isClosed || this.#requestDone) {
@@ -430,6 +475,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
       this.#close(this.state === "idle" ? "unsolicited-data" : "protocol-error");
       return;
     }
+    if (!this.#firstByte) {
+      this.#firstByte = true;
+      exchange.onFirstByte();
+    }
     let consumed: number;
     try {
       consumed = this.#parser.execute(chunk);
@@ -487,12 +536,21 @@ export class Connection implements SocketListener, ResponseParserHandler {
 
   /** @internal */
   onInformational(status: number, headers: string[]): void {
-    this.exchange?.onInformational(status, headers);
+    const exchange = this.exchange;
+    if (exchange === null) return;
+    exchange.onInformational(status, headers);
+    if (status === 100 && this.#awaitingContinue !== null) this.#sendBody(exchange);
   }
 
   /** @internal */
   onHead(head: ResponseHead): void {
     this.#head = head;
+    if (this.#awaitingContinue !== null) {
+      // A final answer before "100 Continue": the server does not want the body (RFC 9110
+      // §10.1.1). The request stays incomplete, so the connection is closed afterwards.
+      clearTimeout(this.#awaitingContinue);
+      this.#awaitingContinue = null;
+    }
     this.exchange?.onHead(head);
   }
 
@@ -550,6 +608,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
     if (this.state === "closed") return;
     this.state = "closed";
     this.closeReason = reason;
+    if (this.#awaitingContinue !== null) {
+      clearTimeout(this.#awaitingContinue);
+      this.#awaitingContinue = null;
+    }
     if (this.#timer !== null) {
       clearUnrefTimeout(this.#timer);
       this.#timer = null;

@@ -8,7 +8,8 @@
  */
 
 import { WirefetchError } from "../errors.ts";
-import type { ConnectOptions, Socket, SocketConnector } from "../runtime/socket.ts";
+import type { Dialer, DialObserver, DialTarget } from "../net/dial.ts";
+import type { Socket } from "../runtime/socket.ts";
 import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime/timers.ts";
 import {
   type CloseReason,
@@ -18,10 +19,17 @@ import {
 } from "./connection.ts";
 import { type Waiter, WaitQueue } from "./wait_queue.ts";
 
-/** A request waiting for a connection of this pool; the fetch layer implements it. */
-export interface PoolWaiter extends Waiter {
-  /** The pool hands over a connection; the waiter must dispatch on it synchronously. */
-  onConnection(connection: Connection, reused: boolean): void;
+/**
+ * A request waiting for a connection of this pool; the fetch layer implements it. A dial started
+ * on its behalf reports its phases to it, even if the connection ends up serving another waiter
+ * (as Go's transport reports dials to the request that caused them).
+ */
+export interface PoolWaiter extends Waiter, DialObserver {
+  /**
+   * The pool hands over a connection; the waiter must dispatch on it synchronously. `wasIdle`
+   * tells whether it came from the idle list (rather than a finishing request or a new dial).
+   */
+  onConnection(connection: Connection, wasIdle: boolean): void;
   /** No connection could be had (dial failure, queue timeout, pool closed). */
   onAcquireError(error: WirefetchError): void;
   /** The request joined the queue at this 1-based position. */
@@ -36,12 +44,12 @@ export interface PoolSettings {
   readonly maxIdlePerHost: number;
   /** Longest time a request waits in the queue (ms). */
   readonly queueTimeout: number;
-  /** Longest time for TCP connect plus TLS handshake (ms). */
+  /** Longest time for DNS, TCP connect and TLS handshake together (ms). */
   readonly connectTimeout: number;
   /** Limits every connection enforces. */
   readonly limits: ConnectionLimits;
-  /** Opens sockets for this runtime. */
-  readonly connector: SocketConnector;
+  /** Resolves, connects and handshakes. */
+  readonly dialer: Dialer;
 }
 
 /** What a pool reports to its client. */
@@ -88,7 +96,7 @@ export class OriginPool implements ConnectionOwner {
   // connection, which could be just as stale).
   readonly #fresh: WaitQueue<PoolWaiter> = new WaitQueue();
   #connecting = 0;
-  #connectOptions: ConnectOptions;
+  #target: DialTarget;
   #settings: PoolSettings;
   #host: PoolHost;
   #closing = false;
@@ -105,12 +113,12 @@ export class OriginPool implements ConnectionOwner {
    */
   constructor(
     origin: string,
-    connectOptions: ConnectOptions,
+    target: DialTarget,
     settings: PoolSettings,
     host: PoolHost,
   ) {
     this.origin = origin;
-    this.#connectOptions = connectOptions;
+    this.#target = target;
     this.#settings = settings;
     this.#host = host;
   }
@@ -152,7 +160,7 @@ export class OriginPool implements ConnectionOwner {
     const capacity =
       this.connections.size + this.#connecting < this.#settings.maxConnectionsPerHost;
     if (fresh || (capacity && this.#connecting < this.#waiting())) {
-      this.#dial();
+      this.#dial(waiter);
     } else {
       waiter.onQueued(position);
     }
@@ -266,17 +274,22 @@ export class OriginPool implements ConnectionOwner {
       this.#connecting < this.#waiting() &&
       this.connections.size + this.#connecting < max
     ) {
-      this.#dial();
+      // The waiters before this one already have dials of their own.
+      this.#dial(
+        this.#fresh.at(this.#connecting) ?? this.#queue.at(this.#connecting - this.#fresh.length) ??
+          null,
+      );
     }
   }
 
-  async #dial(): Promise<void> {
+  async #dial(observer: DialObserver | null): Promise<void> {
     this.#connecting++;
     let socket: Socket;
     try {
-      socket = await connectWithTimeout(
-        this.#settings.connector,
-        this.#connectOptions,
+      socket = await dialWithTimeout(
+        this.#settings.dialer,
+        this.#target,
+        observer,
         this.#settings.connectTimeout,
       );
     } catch (error) {
@@ -335,12 +348,13 @@ export class OriginPool implements ConnectionOwner {
   }
 }
 
-async function connectWithTimeout(
-  connector: SocketConnector,
-  options: ConnectOptions,
+async function dialWithTimeout(
+  dialer: Dialer,
+  target: DialTarget,
+  observer: DialObserver | null,
   timeout: number,
 ): Promise<Socket> {
-  const connecting = connector.connect(options);
+  const connecting = dialer.dial(target, observer);
   if (!(timeout > 0 && timeout < Infinity)) return await connecting;
   let timer: TimerHandle | null = null;
   const expired = new Promise<never>((_, reject) => {
@@ -348,7 +362,7 @@ async function connectWithTimeout(
       reject(
         new WirefetchError(
           "ERR_CONNECT_TIMEOUT",
-          `connecting to ${options.hostname}:${options.port} took longer than ${timeout} ms`,
+          `connecting to ${target.host}:${target.port} took longer than ${timeout} ms`,
         ),
       );
       // A socket that connects after we gave up must not leak.

@@ -44,6 +44,11 @@ export class WaitQueue<T extends Waiter> {
     return this.#items[this.#head];
   }
 
+  /** The waiter at 0-based position `index` from the front, if any. */
+  at(index: number): T | undefined {
+    return index < 0 ? undefined : this.#items[this.#head + index];
+  }
+
   /** Removes and returns the oldest waiter. */
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;

@@ -170,7 +170,11 @@ const handlers = {
     socket.attach(raw);
     // Bun calls open when TCP is up, before any TLS handshake: the moment Happy Eyeballs picks
     // its winner.
-    if (socket.settle !== null && socket.onTcpConnect?.() === false) {
+    // The hook closes over the dial (and so the request that caused it): drop it once used, or
+    // the socket would keep that request reachable for its whole life.
+    const onTcpConnect = socket.onTcpConnect;
+    socket.onTcpConnect = undefined;
+    if (socket.settle !== null && onTcpConnect?.() === false) {
       const settle = socket.settle;
       socket.settle = null;
       socket.close();

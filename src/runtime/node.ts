@@ -1,6 +1,11 @@
 /**
- * The Node socket adapter: `node:net` and `node:tls`, loaded lazily so the module can be
- * imported on any runtime.
+ * The Node socket adapter: `node:net` and `node:tls`, loaded lazily (once) so the module can be
+ * imported on any runtime without pulling Node's networking in where it is not used.
+ *
+ * Node's sockets are streams: they push `data`, `end`, `error` and `close` events. The adapter
+ * turns them into {@linkcode SocketListener} calls, never more than one terminal call, and keeps
+ * an `error` handler attached for the socket's whole life (an `error` event without a handler
+ * crashes the process).
  *
  * @module
  */
@@ -16,12 +21,37 @@ import {
 import { WirefetchError } from "../errors.ts";
 import { toSocketError } from "./socket_errors.ts";
 
-// deno-lint-ignore no-explicit-any
-type NodeSocket = any;
+type NetModule = typeof import("node:net");
+type TlsModule = typeof import("node:tls");
+type NodeRawSocket = import("node:net").Socket;
+type SecureContext = import("node:tls").SecureContext;
 
-function address(host: string | undefined, port: number | undefined): NetAddress {
+let netModule: Promise<NetModule> | null = null;
+let tlsModule: Promise<TlsModule> | null = null;
+
+function loadNet(): Promise<NetModule> {
+  return (netModule ??= import("node:net"));
+}
+
+function loadTls(): Promise<TlsModule> {
+  return (tlsModule ??= import("node:tls"));
+}
+
+function address(
+  host: string | undefined,
+  port: number | undefined,
+  family: string | undefined,
+): NetAddress {
   const a = host ?? "";
-  return { address: a, port: port ?? 0, family: a.includes(":") ? "IPv6" : "IPv4" };
+  const f = family === "IPv6" || family === "IPv4" ? family : a.includes(":") ? "IPv6" : "IPv4";
+  return { address: a, port: port ?? 0, family: f };
+}
+
+// Node emits Buffers. A Buffer is a Uint8Array whose `slice` returns a view instead of a copy and
+// whose `toString` decodes; the layers above (and users reading body chunks) expect the plain
+// Uint8Array semantics every other runtime gives them, so chunks are re-viewed, never copied.
+function plain(chunk: Uint8Array): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 class NodeAdaptedSocket implements Socket {
@@ -29,50 +59,105 @@ class NodeAdaptedSocket implements Socket {
   readonly remoteAddress: NetAddress;
   readonly alpnProtocol: string | null;
   readonly fd: number;
-  #raw: NodeSocket;
+  #raw: NodeRawSocket;
   #listener: SocketListener | null = null;
-  #closed = false;
+  // Set once a terminal event (end, error, close) was delivered or close() was called: nothing
+  // reaches the listener after that.
+  #done = false;
+  // A terminal event that arrived before listen(), delivered by listen().
+  #earlyEnd = false;
+  #earlyError: WirefetchError | null = null;
 
-  constructor(raw: NodeSocket) {
+  constructor(raw: NodeRawSocket) {
     this.#raw = raw;
-    this.localAddress = address(raw.localAddress, raw.localPort);
-    this.remoteAddress = address(raw.remoteAddress, raw.remotePort);
-    this.alpnProtocol = raw.alpnProtocol || null;
-    this.fd = raw._handle?.fd ?? -1;
+    this.localAddress = address(raw.localAddress, raw.localPort, raw.localFamily);
+    this.remoteAddress = address(raw.remoteAddress, raw.remotePort, raw.remoteFamily);
+    this.alpnProtocol = (raw as { alpnProtocol?: string | false }).alpnProtocol || null;
+    const handle = (raw as unknown as { _handle?: { fd?: number } | null })._handle;
+    this.fd = typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : -1;
+    // Attached now, not in listen(): between connect and listen the peer may already reset or
+    // close, and an unhandled 'error' event would crash the process. 'data' waits for listen(),
+    // since attaching it switches the stream to flowing mode; until then Node buffers the bytes.
+    raw.on("end", this.#onEnd);
+    raw.on("error", this.#onError);
+    raw.on("close", this.#onClose);
   }
+
+  #onEnd = (): void => {
+    if (this.#done) return;
+    const listener = this.#listener;
+    if (listener === null) {
+      this.#earlyEnd = true;
+      return;
+    }
+    this.#done = true;
+    listener.onSocketEnd();
+  };
+
+  #onError = (error: unknown): void => {
+    if (this.#done) return;
+    const wrapped = toSocketError(error);
+    const listener = this.#listener;
+    if (listener === null) {
+      this.#earlyError ??= wrapped;
+      return;
+    }
+    this.#done = true;
+    this.#raw.destroy();
+    listener.onSocketError(wrapped);
+  };
+
+  // 'close' follows 'end' or 'error' normally; alone, the socket was torn down without either
+  // (destroyed by Node itself), which for the listener is the end of the stream.
+  #onClose = (): void => {
+    if (this.#done) return;
+    const listener = this.#listener;
+    if (listener === null) {
+      this.#earlyEnd = true;
+      return;
+    }
+    this.#done = true;
+    listener.onSocketEnd();
+  };
+
+  #onData = (chunk: Uint8Array): void => {
+    if (!this.#done) this.#listener!.onSocketData(plain(chunk));
+  };
 
   listen(listener: SocketListener): void {
     this.#listener = listener;
-    const raw = this.#raw;
-    raw.on("data", (chunk: Uint8Array) => {
-      if (!this.#closed) listener.onSocketData(chunk);
-    });
-    raw.on("end", () => {
-      if (!this.#closed) listener.onSocketEnd();
-    });
-    raw.on("error", (error: unknown) => {
-      if (this.#closed) return;
-      this.close();
-      listener.onSocketError(toSocketError(error));
-    });
-    raw.on("close", () => {
-      if (this.#closed) return;
-      this.#closed = true;
+    const error = this.#earlyError;
+    if (error !== null) {
+      this.#done = true;
+      this.#raw.destroy();
+      listener.onSocketError(error);
+      return;
+    }
+    // Node emits 'end' only once every buffered byte was read, so an early end had no data left.
+    if (this.#earlyEnd) {
+      this.#done = true;
       listener.onSocketEnd();
-    });
+      return;
+    }
+    this.#raw.on("data", this.#onData);
   }
 
   write(data: Uint8Array): Promise<void> | null {
-    if (this.#closed) return null;
-    if (this.#raw.write(data)) return null;
+    const raw = this.#raw;
+    // After the peer's FIN Node ends our side too (allowHalfOpen is false); a write then would
+    // only produce a late "write after end" error. The listener already got (or will get) the end.
+    if (this.#done || raw.destroyed || raw.writableEnded) return null;
+    if (raw.write(data)) return null;
+    // Node took the bytes but its buffer is above the high-water mark: wait for it to drain (or
+    // for the socket to close, which the listener hears about separately).
     return new Promise<void>((resolve) => {
       const done = (): void => {
-        this.#raw.off("drain", done);
-        this.#raw.off("close", done);
+        raw.off("drain", done);
+        raw.off("close", done);
         resolve();
       };
-      this.#raw.on("drain", done);
-      this.#raw.on("close", done);
+      raw.on("drain", done);
+      raw.on("close", done);
     });
   }
 
@@ -93,10 +178,37 @@ class NodeAdaptedSocket implements Socket {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#done && this.#raw.destroyed) return;
+    this.#done = true;
+    // destroy(), not end(): end() would wait for buffered output to flush to a peer that may be
+    // gone, and for its FIN.
     this.#raw.destroy();
   }
+}
+
+// Strips the brackets of an IPv6 literal as it appears in a URL's host.
+function bare(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+// `caCerts` adds roots to the default ones (as Deno's `caCerts` does), but Node's `ca` option
+// replaces its whole store. So a context trusting the bundled roots plus the extra ones is built
+// once per `caCerts` array and reused: parsing ~150 root certificates per connection would cost
+// more than the handshake.
+const contexts = new WeakMap<readonly string[], { pems: string[]; context: SecureContext }>();
+
+function secureContextFor(tls: TlsModule, caCerts: readonly string[]): SecureContext {
+  const cached = contexts.get(caCerts);
+  if (
+    cached !== undefined && cached.pems.length === caCerts.length &&
+    cached.pems.every((pem, i) => pem === caCerts[i])
+  ) {
+    return cached.context;
+  }
+  const pems = [...caCerts];
+  const context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...pems] });
+  contexts.set(caCerts, { pems, context });
+  return context;
 }
 
 /**
@@ -112,45 +224,80 @@ class NodeAdaptedSocket implements Socket {
 export const nodeConnector: SocketConnector = {
   runtime: "node",
   async connect(options: ConnectOptions): Promise<Socket> {
+    const net = await loadNet();
     const tls = options.tls;
-    const raw: NodeSocket = tls === null
-      ? (await import("node:net")).connect({
-        host: options.hostname,
+    const host = bare(options.hostname);
+    let raw: NodeRawSocket;
+    if (tls === null) {
+      raw = net.connect({ host, port: options.port, noDelay: true });
+    } else {
+      const tlsModule = await loadTls();
+      const serverName = bare(tls.serverName);
+      raw = tlsModule.connect({
+        host,
         port: options.port,
-        noDelay: true,
-      })
-      : (await import("node:tls")).connect({
-        host: options.hostname,
-        port: options.port,
-        servername: isIp(tls.serverName) ? undefined : tls.serverName,
-        ca: tls.caCerts ? [...tls.caCerts] : undefined,
-        rejectUnauthorized: !tls.insecure,
+        // SNI must not carry an IP address (RFC 6066 §3; Node warns). Without a servername Node
+        // checks the certificate against `host`, which is then that same IP.
+        servername: net.isIP(serverName) === 0 ? serverName : undefined,
+        secureContext: tls.caCerts && tls.caCerts.length > 0
+          ? secureContextFor(tlsModule, tls.caCerts)
+          : undefined,
+        rejectUnauthorized: tls.insecure !== true,
         ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
       });
+    }
+    // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
+    raw.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
-      // TLS sockets emit "connect" when TCP is up and "secureConnect" after the handshake.
-      raw.once("connect", () => {
-        if (options.onTcpConnect?.() === false) {
-          raw.destroy();
-          reject(new WirefetchError("ERR_SOCKET", ABANDONED));
-        }
-      });
-      const event = tls === null ? "connect" : "secureConnect";
-      const onError = (error: unknown): void => {
-        raw.destroy();
-        reject(toSocketError(error, tls !== null && raw.connecting === false));
-      };
-      raw.once("error", onError);
-      raw.once(event, () => {
+      let tcpUp = false;
+      const cleanup = (): void => {
+        raw.off("connect", onConnect);
+        raw.off("secureConnect", onReady);
         raw.off("error", onError);
+        raw.off("close", onClose);
+      };
+      const fail = (error: WirefetchError): void => {
+        cleanup();
+        // Keep a handler: a late 'error' from the destroyed socket must not crash the process.
+        raw.on("error", () => {});
+        raw.destroy();
+        reject(error);
+      };
+      const onReady = (): void => {
+        cleanup();
         resolve();
-      });
+      };
+      // TLS sockets emit 'connect' when TCP is up and 'secureConnect' after the handshake.
+      const onConnect = (): void => {
+        tcpUp = true;
+        let keep: boolean;
+        try {
+          keep = options.onTcpConnect?.() !== false;
+        } catch (error) {
+          fail(toSocketError(error));
+          return;
+        }
+        if (!keep) fail(new WirefetchError("ERR_SOCKET", ABANDONED));
+        else if (tls === null) onReady();
+      };
+      const onError = (error: unknown): void => {
+        // Errors after TCP came up on a TLS socket belong to the handshake (toSocketError still
+        // maps resets and the like by their code first).
+        fail(toSocketError(error, tls !== null && tcpUp));
+      };
+      const onClose = (): void => {
+        fail(
+          new WirefetchError(
+            tcpUp ? "ERR_CONNECTION_CLOSED" : "ERR_SOCKET",
+            `connection to ${options.hostname}:${options.port} closed during connect`,
+          ),
+        );
+      };
+      raw.on("connect", onConnect);
+      if (tls !== null) raw.on("secureConnect", onReady);
+      raw.on("error", onError);
+      raw.on("close", onClose);
     });
-    raw.setNoDelay?.(true);
     return new NodeAdaptedSocket(raw);
   },
 };
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(":");
-}

@@ -353,7 +353,7 @@ describe("origin pool", () => {
         import { Client } from ${JSON.stringify(new URL("../../mod.ts", import.meta.url).href)};
         const client = new Client({ idleTimeout: 600000 });
         await (await client.fetch(${JSON.stringify(server.url)})).text();
-        console.log("idle", client.stats().total.idle);
+        console.log("idle " + client.stats().total.idle);
       `;
       const { execFile } = await import("node:child_process");
       const { writeFileSync, mkdtempSync } = await import("node:fs");

@@ -1,0 +1,179 @@
+/**
+ * Builds the npm package in `npm/`: ESM JavaScript and .d.ts files compiled by TypeScript from the
+ * same sources Deno and Bun run, a package.json and the README.
+ *
+ * ```sh
+ * deno task build:npm          # or: deno run -A scripts/build_npm.ts
+ * cd npm && npm pack --dry-run # what would be published
+ * ```
+ *
+ * The entry points are deno.json's `exports` (".", "./global"), plus "./tcp-info" when
+ * `tcp_info.ts` exists. Compiler settings live in tsconfig.npm.json; `rewriteRelativeImportExtensions`
+ * (TypeScript >= 5.7) turns the sources' "./x.ts" imports into "./x.js". Under Node the library
+ * picks `node:net`/`node:tls` by itself (src/runtime/connector.ts), so the package has no
+ * dependencies and no build-time shims.
+ *
+ * @module
+ */
+
+// node: modules rather than jsr:@std/path, so the build needs no network.
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "npm");
+const esm = join(out, "esm");
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+async function readJson(path: string): Promise<Json> {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function fail(message: string): never {
+  console.error(`build:npm: ${message}`);
+  Deno.exit(1);
+}
+
+const denoJson = await readJson(join(root, "deno.json"));
+const packageJson = await readJson(join(root, "package.json"));
+
+// Entry points: subpath → source file (relative to the repository root, without "./").
+const entries = new Map<string, string>();
+const exportsField = typeof denoJson.exports === "string"
+  ? { ".": denoJson.exports }
+  : denoJson.exports;
+for (const [subpath, source] of Object.entries(exportsField as Record<string, string>)) {
+  entries.set(subpath, source.replace(/^\.\//, ""));
+}
+if (!entries.has("./tcp-info") && await exists(join(root, "tcp_info.ts"))) {
+  entries.set("./tcp-info", "tcp_info.ts");
+}
+for (const source of entries.values()) {
+  if (!source.endsWith(".ts")) fail(`entry point ${source} is not a .ts file`);
+  if (!await exists(join(root, source))) fail(`entry point ${source} does not exist`);
+}
+
+await Deno.remove(out, { recursive: true }).catch((error) => {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+});
+await Deno.mkdir(out, { recursive: true });
+
+// A config that only names the files: everything else comes from tsconfig.npm.json, whose
+// rootDir and outDir are relative to itself (so `esm/` mirrors the repository's layout).
+const buildConfig = join(out, "tsconfig.build.json");
+await Deno.writeTextFile(
+  buildConfig,
+  JSON.stringify(
+    {
+      extends: "../tsconfig.npm.json",
+      files: [...entries.values()].map((source) => `../${source}`),
+    },
+    null,
+    2,
+  ) + "\n",
+);
+
+const tsc = join(root, "node_modules", ".bin", "tsc");
+if (!await exists(tsc)) fail(`${tsc} not found: run npm ci first`);
+const compiled = await new Deno.Command(tsc, {
+  args: ["-p", buildConfig],
+  cwd: root,
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!compiled.success) fail("tsc failed (nothing emitted: noEmitOnError)");
+
+// rewriteRelativeImportExtensions rewrites every static import and literal dynamic import; a
+// relative ".ts" specifier left in the JavaScript would fail at run time on Node, so check.
+const leftovers: string[] = [];
+async function scan(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await scan(path);
+    else if (entry.name.endsWith(".js")) {
+      const text = await Deno.readTextFile(path);
+      const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']*\.ts)["']/g;
+      for (const match of text.matchAll(pattern)) {
+        leftovers.push(`${relative(root, path)}: ${match[1]}`);
+      }
+    }
+  }
+}
+await scan(esm);
+if (leftovers.length > 0) {
+  fail(`relative .ts imports left in the output:\n  ${leftovers.join("\n  ")}`);
+}
+
+const exportsMap: Record<string, { types: string; default: string } | string> = {};
+const emitted: string[] = [];
+for (const [subpath, source] of entries) {
+  const base = `./esm/${source.replace(/\.ts$/, "")}`;
+  exportsMap[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
+  if (!await exists(join(out, `${base}.js`))) fail(`${base}.js was not emitted`);
+  emitted.push(join(out, `${base}.js`));
+}
+exportsMap["./package.json"] = "./package.json";
+
+const files = ["esm/", "README.md"];
+for (const extra of ["LICENSE", "ARCHITECTURE.md"]) {
+  if (await exists(join(root, extra))) {
+    await Deno.copyFile(join(root, extra), join(out, extra));
+    files.push(extra);
+  }
+}
+
+// The README's examples import from JSR; on npm the same module is the package name.
+const readme = await Deno.readTextFile(join(root, "README.md"));
+await Deno.writeTextFile(
+  join(out, "README.md"),
+  readme.replaceAll("jsr:@wirefetch/fetch", "@wirefetch/fetch"),
+);
+
+const main = entries.get(".")!.replace(/\.ts$/, "");
+const manifest = {
+  name: denoJson.name,
+  version: denoJson.version,
+  description: packageJson.description,
+  license: denoJson.license ?? packageJson.license,
+  type: "module",
+  main: `./esm/${main}.js`,
+  types: `./esm/${main}.d.ts`,
+  exports: exportsMap,
+  files,
+  engines: { node: ">=20" },
+  keywords: ["fetch", "http", "http1.1", "keep-alive", "connection-pool", "deno", "bun", "node"],
+};
+await Deno.writeTextFile(join(out, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
+
+// The package must load on Node with nothing but itself: import every entry point there.
+const node = Deno.build.os === "windows" ? "node.exe" : "node";
+const check = emitted.map((path) => `await import(${JSON.stringify(pathToFileURL(path).href)});`)
+  .join("");
+try {
+  const loaded = await new Deno.Command(node, {
+    args: ["--input-type=module", "-e", check],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!loaded.success) fail("the built package does not load on Node");
+} catch (error) {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+  console.warn("build:npm: node not found, skipped the load check");
+}
+
+console.log(
+  `build:npm: ${manifest.name}@${manifest.version} in ${relative(Deno.cwd(), out) || "."}/ ` +
+    `(exports ${[...entries.keys()].join(", ")})`,
+);
