@@ -2,8 +2,11 @@
  * Benchmarks wirefetch's `Client.fetch` against the runtime's native `fetch`, in one process and
  * one run, against a server in a separate Node process (bench/server.mjs).
  *
- *   deno run -A bench/bench.ts [--json] [--self-test]
- *   bun bench/bench.ts [--json] [--self-test]
+ *   deno run -A bench/bench.ts [--json] [--self-test] [--trace-cost] [--baseline=DIR]
+ *   bun bench/bench.ts [--json] [--self-test] [--trace-cost] [--baseline=DIR]
+ *
+ * `--trace-cost` compares a client with a listener on every trace event against one without;
+ * `--baseline=DIR` compares this checkout against another one (a git worktree) in the same run.
  *
  * Env: BENCH_SECONDS (measured seconds per candidate per latency case, default 2),
  * BENCH_WARMUP_SECONDS (default 0.5), BENCH_BIG_ITERATIONS (GET /big runs per candidate, default 3).
@@ -76,6 +79,8 @@ const WATCHDOG_SLACK_MS = 30_000;
 
 const args = new Set(process.argv.slice(2));
 const selfTest = args.has("--self-test");
+const traceCost = args.has("--trace-cost");
+const baseline = [...args].find((a) => a.startsWith("--baseline="))?.slice(11) ?? null;
 const emitJson = args.has("--json");
 const seconds = positiveNumber("BENCH_SECONDS", 2);
 const warmupSeconds = positiveNumber("BENCH_WARMUP_SECONDS", 0.5);
@@ -400,10 +405,75 @@ async function loadCandidates(): Promise<Candidate[]> {
     );
   }
   const client = new mod.Client({ maxConnectionsPerHost: 16 });
-  return [
-    { name: "wirefetch", fetch: (url) => client.fetch(url), close: () => client.close() },
-    native,
-  ];
+  const plain: Candidate = {
+    name: "wirefetch",
+    fetch: (url) => client.fetch(url),
+    close: () => client.close(),
+  };
+  if (traceCost) {
+    // The cost of tracing: the same client code with a no-op listener on every trace event.
+    const traced = new mod.Client({ maxConnectionsPerHost: 16 });
+    let seen = 0;
+    const listener = (): void => {
+      seen++;
+    };
+    for (const type of TRACE_TYPES) traced.addEventListener(type, listener);
+    return [
+      {
+        name: "wirefetch traced",
+        fetch: (url) => traced.fetch(url),
+        close: () => {
+          if (seen === 0) throw new Error("no trace event was delivered");
+          return traced.close();
+        },
+      },
+      { ...plain, name: "wirefetch untraced" },
+    ];
+  }
+  if (baseline !== null) {
+    // Another checkout of wirefetch (e.g. a git worktree of an earlier commit) in the same run.
+    const before: typeof import("../mod.ts") = await import(
+      new URL(`${baseline.replace(/\/$/, "")}/mod.ts`, `file://${processCwd()}/`).href
+    );
+    const old = new before.Client({ maxConnectionsPerHost: 16 });
+    return [plain, {
+      name: "wirefetch baseline",
+      fetch: (url) => old.fetch(url),
+      close: () => old.close(),
+    }];
+  }
+  return [plain, native];
+}
+
+const TRACE_TYPES = [
+  "getconn",
+  "gotconn",
+  "putidleconn",
+  "dnsstart",
+  "dnsdone",
+  "connectstart",
+  "connectdone",
+  "tlshandshakestart",
+  "tlshandshakedone",
+  "wroteheaderfield",
+  "wroteheaders",
+  "wait100continue",
+  "wroterequest",
+  "gotfirstresponsebyte",
+  "got1xxresponse",
+  "got100continue",
+  "queued",
+  "dequeued",
+  "connclose",
+  "idletimeout",
+  "retry",
+  "redirect",
+  "responsedone",
+  "bodyleak",
+];
+
+function processCwd(): string {
+  return (globalThis as { process?: { cwd(): string } }).process?.cwd() ?? ".";
 }
 
 interface Row {

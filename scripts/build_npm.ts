@@ -103,10 +103,13 @@ async function scan(dir: string): Promise<void> {
     const path = join(dir, entry.name);
     if (entry.isDirectory) await scan(path);
     else if (entry.name.endsWith(".js")) {
-      const text = await Deno.readTextFile(path);
       const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']*\.ts)["']/g;
-      for (const match of text.matchAll(pattern)) {
-        leftovers.push(`${relative(root, path)}: ${match[1]}`);
+      for (const line of (await Deno.readTextFile(path)).split("\n")) {
+        // JSDoc examples keep their "./x.ts" imports; they are documentation, not code.
+        if (/^\s*(?:\*|\/\/|\/\*)/.test(line)) continue;
+        for (const match of line.matchAll(pattern)) {
+          leftovers.push(`${relative(root, path)}: ${match[1]}`);
+        }
       }
     }
   }

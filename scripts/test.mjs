@@ -1,6 +1,7 @@
-// Runs the whole suite on Deno and on Bun (the runtimes come from devDependencies), prints each
-// runner's output, then one closing line with the totals. Exits non-zero if any test failed or a
-// runner could not run. Extra arguments are passed to both runners as test paths.
+// Runs the whole suite on Deno and on Bun (the runtimes come from devDependencies), and on Node
+// against the npm build (scripts/test_node.mjs), prints each runner's output, then one closing
+// line with the totals. Exits non-zero if any test failed or a runner could not run. Extra
+// arguments are passed to every runner as test paths.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -67,6 +68,20 @@ const bun = await run(bin("bun"), [
   ...(paths.length ? paths.map((p) => "./" + p.replace(/^\.\//, "")) : ["./tests/"]),
 ]);
 results.push(["bun", bun, bunCounts(bun.output)]);
+// node --test's spec reporter: "ℹ pass 42" / "ℹ fail 1" / "ℹ cancelled 0" (TAP: "# pass 42").
+function nodeCounts(output) {
+  const last = (name) => [...output.matchAll(new RegExp(`^[ℹ#] ${name} (\\d+)\\s*$`, "gm"))].pop();
+  const p = last("pass");
+  const f = last("fail");
+  if (!p && !f) return null;
+  const cancelled = last("cancelled");
+  return {
+    passed: p ? Number(p[1]) : 0,
+    failed: (f ? Number(f[1]) : 0) + (cancelled ? Number(cancelled[1]) : 0),
+  };
+}
+const node = await run(process.execPath, [join(root, "scripts", "test_node.mjs"), ...paths]);
+results.push(["node", node, nodeCounts(node.output)]);
 
 let passed = 0;
 let failed = 0;

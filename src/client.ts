@@ -5,7 +5,7 @@
  */
 
 import { WirefetchError } from "./errors.ts";
-import { type ClientContext, FetchTask } from "./exchange.ts";
+import { type ClientContext, type ConnectionSubject, FetchTask } from "./exchange.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
@@ -150,9 +150,11 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
   #closed = false;
   #tls: { caCerts?: readonly string[]; insecure: boolean };
   #warnedLeak = false;
-  // Listeners registered for trace events (bodyleak excluded: it is rare and always emitted).
-  // While zero, requests build no events at all.
+  // Listeners registered for trace events (bodyleak excluded: it is rare and always emitted),
+  // in total and per type. While zero, requests build no events at all; otherwise only the
+  // types someone listens to are built.
   #listeners = 0;
+  #byType = new Map<string, number>();
 
   /**
    * Creates a client; see {@linkcode ClientOptions} for the defaults.
@@ -230,7 +232,10 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
     options?: boolean | AddEventListenerOptions,
   ): void {
     super.addEventListener(type, listener, options);
-    if (listener !== null && type !== "bodyleak") this.#listeners++;
+    if (listener !== null && type !== "bodyleak") {
+      this.#listeners++;
+      this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1);
+    }
   }
 
   /**
@@ -251,7 +256,17 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
     options?: boolean | EventListenerOptions,
   ): void {
     super.removeEventListener(type, listener, options);
-    if (listener !== null && type !== "bodyleak" && this.#listeners > 0) this.#listeners--;
+    const count = this.#byType.get(type) ?? 0;
+    if (listener !== null && count > 0) {
+      this.#listeners--;
+      if (count === 1) this.#byType.delete(type);
+      else this.#byType.set(type, count - 1);
+    }
+  }
+
+  /** @internal */
+  listens(type: string): boolean {
+    return this.#byType.has(type);
   }
 
   /** @internal */
@@ -329,18 +344,20 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
 
   /** @internal */
   onConnectionClosed(connection: Connection): void {
-    const subject = connection.subject as
-      | (TraceSubject & { emit(event: Event): void; tracing: boolean })
-      | null;
-    if (subject === null && this.#listeners === 0) return;
+    const subject = connection.subject as ConnectionSubject | null;
+    const trace = subject?.trace ?? null;
+    if (trace === null && this.#listeners === 0) return;
     const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
     const emit = (event: Event): void => {
-      if (subject !== null) subject.emit(event);
-      else this.dispatchEvent(event);
+      this.dispatchTrace(event);
+      trace?.dispatchEvent(event);
     };
-    if (connection.closeReason === "idle-timeout") {
+    if (
+      connection.closeReason === "idle-timeout" && (trace !== null || this.listens("idletimeout"))
+    ) {
       emit(new PhaseEvent("idletimeout", about, connection.id));
     }
+    if (trace === null && !this.listens("connclose")) return;
     emit(
       new ConnCloseEvent(
         about,

@@ -28,6 +28,7 @@ import {
   RedirectEvent,
   ResponseDoneEvent,
   RetryEvent,
+  stampNext,
   TlsHandshakeDoneEvent,
   TlsHandshakeStartEvent,
   type TraceSubject,
@@ -42,6 +43,8 @@ export interface ClientContext {
   readonly closed: boolean;
   /** True while someone listens to the client's trace events. */
   readonly tracing: boolean;
+  /** True while someone listens to trace events of `type` on the client. */
+  listens(type: string): boolean;
   /** Delivers a trace event to the client's listeners. */
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
@@ -53,6 +56,12 @@ export interface ClientContext {
 }
 
 let nextRequestId = 1;
+
+/** What a connection remembers of the last traced request it served, for its close events. */
+export interface ConnectionSubject extends TraceSubject {
+  /** That request's own trace target. */
+  readonly trace: EventTarget | null;
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -191,9 +200,14 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     return this.spec.url.href;
   }
 
-  /** True when events must be built: a per-request target, or client listeners. */
+  /** True when events may be wanted: a per-request target, or client listeners. */
   get tracing(): boolean {
     return this.trace !== null || this.context.tracing;
+  }
+
+  /** True when an event of `type` must be built (a per-request target takes everything). */
+  wants(type: string): boolean {
+    return this.trace !== null || (this.context.tracing && this.context.listens(type));
   }
 
   /** Delivers an event to the client's listeners and to this request's target. */
@@ -211,7 +225,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     const pool = this.context.poolFor(this.spec.url);
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
-    if (this.tracing) this.emit(new GetConnEvent(this, this.spec.url.host));
+    if (this.wants("getconn")) this.emit(new GetConnEvent(this, this.spec.url.host));
     pool.acquire(attempt, fresh);
   }
 
@@ -220,7 +234,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     const marks = this.marks;
     marks.end = performance.now();
     marks.complete = error === undefined;
-    if (this.tracing) {
+    if (this.wants("responsedone")) {
+      stampNext(marks.end);
       this.emit(new ResponseDoneEvent(this, connection?.id, bytes, error, marks.toTimings()));
     }
   }
@@ -352,7 +367,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       }
       spec.host = null;
     }
-    if (this.tracing) this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
+    if (this.wants("redirect")) {
+      this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
+    }
     spec.url = next;
     this.redirects++;
     try {
@@ -435,10 +452,21 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     marks.gotConn = now;
     marks.reused = connection.requestsServed > 0;
     if (task.tracing) {
-      connection.subject = task;
-      if (this.#queued) {
+      // A small record, not the task: a pooled connection must not keep a request (and its
+      // body stream) reachable, or a forgotten response could never be collected.
+      connection.subject = {
+        requestId: task.requestId,
+        method: task.method,
+        url: task.url,
+        trace: task.trace,
+      } satisfies ConnectionSubject;
+      if (this.#queued && task.wants("dequeued")) {
+        stampNext(now);
         task.emit(new DequeuedEvent(task, connection.id, now - this.queuedAt));
       }
+    }
+    if (task.wants("gotconn")) {
+      stampNext(now);
       task.emit(
         new GotConnEvent(
           task,
@@ -463,7 +491,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onQueued(position: number): void {
     this.#queued = true;
     const task = this.task;
-    if (task.tracing) task.emit(new QueuedEvent(task, position));
+    if (task.wants("queued")) task.emit(new QueuedEvent(task, position));
   }
 
   // DialObserver: the phases of a dial this attempt caused.
@@ -471,7 +499,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onDnsStart(host: string): void {
     const task = this.task;
     task.marks.dnsStart = performance.now();
-    if (task.tracing) task.emit(new DnsStartEvent(task, host));
+    if (task.wants("dnsstart")) task.emit(new DnsStartEvent(task, host));
   }
 
   onDnsDone(
@@ -482,31 +510,35 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   ): void {
     const task = this.task;
     task.marks.dnsDone = performance.now();
-    if (task.tracing) task.emit(new DnsDoneEvent(task, addresses, error, coalesced, cached));
+    if (task.wants("dnsdone")) {
+      task.emit(new DnsDoneEvent(task, addresses, error, coalesced, cached));
+    }
   }
 
   onConnectStart(network: string, address: string): void {
     const task = this.task;
     if (task.marks.connectStart < 0) task.marks.connectStart = performance.now();
-    if (task.tracing) task.emit(new ConnectStartEvent(task, network, address));
+    if (task.wants("connectstart")) task.emit(new ConnectStartEvent(task, network, address));
   }
 
   onConnectDone(network: string, address: string, error: Error | undefined): void {
     const task = this.task;
     if (error === undefined) task.marks.connectDone = performance.now();
-    if (task.tracing) task.emit(new ConnectDoneEvent(task, network, address, error));
+    if (task.wants("connectdone")) task.emit(new ConnectDoneEvent(task, network, address, error));
   }
 
   onTlsStart(): void {
     const task = this.task;
     task.marks.tlsStart = performance.now();
-    if (task.tracing) task.emit(new TlsHandshakeStartEvent(task));
+    if (task.wants("tlshandshakestart")) task.emit(new TlsHandshakeStartEvent(task));
   }
 
   onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
     const task = this.task;
     task.marks.tlsDone = performance.now();
-    if (task.tracing) task.emit(new TlsHandshakeDoneEvent(task, alpnProtocol, error));
+    if (task.wants("tlshandshakedone")) {
+      task.emit(new TlsHandshakeDoneEvent(task, alpnProtocol, error));
+    }
   }
 
   // Exchange
@@ -519,25 +551,40 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
-    const list = task.headerList;
-    for (let i = 0; i < list.length; i += 2) {
-      task.emit(new WroteHeaderFieldEvent(task, id, list[i], list[i + 1]));
+    // One clock read for the burst: these events happen in the same synchronous step.
+    const now = performance.now();
+    if (task.wants("wroteheaderfield")) {
+      const list = task.headerList;
+      for (let i = 0; i < list.length; i += 2) {
+        stampNext(now);
+        task.emit(new WroteHeaderFieldEvent(task, id, list[i], list[i + 1]));
+      }
     }
-    task.emit(new PhaseEvent("wroteheaders", task, id));
-    if (this.expectContinue) task.emit(new PhaseEvent("wait100continue", task, id));
+    if (task.wants("wroteheaders")) {
+      stampNext(now);
+      task.emit(new PhaseEvent("wroteheaders", task, id));
+    }
+    if (this.expectContinue && task.wants("wait100continue")) {
+      stampNext(now);
+      task.emit(new PhaseEvent("wait100continue", task, id));
+    }
   }
 
   onRequestWritten(): void {
     this.#wrote = true;
     const task = this.task;
-    task.marks.wrote = performance.now();
-    if (task.tracing) task.emit(new WroteRequestEvent(task, this.connection!.id));
+    const now = task.marks.wrote = performance.now();
+    if (task.wants("wroterequest")) {
+      stampNext(now);
+      task.emit(new WroteRequestEvent(task, this.connection!.id));
+    }
   }
 
   onFirstByte(): void {
     const task = this.task;
-    task.marks.firstByte = performance.now();
-    if (task.tracing) {
+    const now = task.marks.firstByte = performance.now();
+    if (task.wants("gotfirstresponsebyte")) {
+      stampNext(now);
       task.emit(new PhaseEvent("gotfirstresponsebyte", task, this.connection!.id));
     }
   }
@@ -546,10 +593,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
-    const h = new Headers();
-    for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
-    task.emit(new Got1xxResponseEvent(task, id, status, h));
-    if (status === 100) task.emit(new PhaseEvent("got100continue", task, id));
+    if (task.wants("got1xxresponse")) {
+      const h = new Headers();
+      for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
+      task.emit(new Got1xxResponseEvent(task, id, status, h));
+    }
+    if (status === 100 && task.wants("got100continue")) {
+      task.emit(new PhaseEvent("got100continue", task, id));
+    }
   }
 
   onHead(head: ResponseHead): void {
@@ -618,7 +669,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const head = this.responseHead!;
     const task = this.task;
     const connection = this.connection!;
-    if (task.tracing) {
+    if (task.wants("putidleconn")) {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
       task.emit(
@@ -665,13 +716,15 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#over = true;
     const task = this.task;
     const connection = this.connection;
-    if (!this.#wrote && connection !== null && task.tracing) {
+    if (!this.#wrote && connection !== null && task.wants("wroterequest")) {
       task.emit(new WroteRequestEvent(task, connection.id, error));
     }
     if (!task.delivered) {
       if (task.mayRetry(error, info)) {
         task.retried = true;
-        if (task.tracing) task.emit(new RetryEvent(task, connection?.id ?? 0, error.code, 2));
+        if (task.wants("retry")) {
+          task.emit(new RetryEvent(task, connection?.id ?? 0, error.code, 2));
+        }
         task.start(true);
         return;
       }

@@ -81,72 +81,66 @@ const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-// The u32 fields after the first 8 bytes, at fixed offsets (struct order, no padding before 104).
-// tcpi_fackets (40) and tcpi_last_ack_sent (48) are left out: the kernel has filled them with 0
-// since 4.15 and always, respectively.
-const U32_FIELDS: readonly (readonly [keyof TcpInfo, number])[] = [
-  ["rto", 8],
-  ["ato", 12],
-  ["sndMss", 16],
-  ["rcvMss", 20],
-  ["unacked", 24],
-  ["sacked", 28],
-  ["lost", 32],
-  ["retrans", 36],
-  ["lastDataSent", 44],
-  ["lastDataRecv", 52],
-  ["lastAckRecv", 56],
-  ["pmtu", 60],
-  ["rcvSsthresh", 64],
-  ["rtt", 68],
-  ["rttVar", 72],
-  ["sndSsthresh", 76],
-  ["sndCwnd", 80],
-  ["advmss", 84],
-  ["reordering", 88],
-  ["rcvRtt", 92],
-  ["rcvSpace", 96],
-  ["totalRetrans", 100],
-  ["segsOut", 136],
-  ["segsIn", 140],
-  ["notsentBytes", 144],
-  ["minRtt", 148],
-  ["dataSegsIn", 152],
-  ["dataSegsOut", 156],
-  ["delivered", 192],
-  ["deliveredCe", 196],
-  ["dsackDups", 216],
-  ["reordSeen", 220],
-  ["rcvOoopack", 224],
-  ["sndWnd", 228],
-  ["rcvWnd", 232],
-  ["rehash", 236],
-  ["totalRtoTime", 244],
-  ["receivedCe", 248],
-  ["deliveredE1Bytes", 252],
-  ["deliveredE0Bytes", 256],
-  ["deliveredCeBytes", 260],
-  ["receivedE1Bytes", 264],
-  ["receivedE0Bytes", 268],
-  ["receivedCeBytes", 272],
-];
-
-const U64_FIELDS: readonly (readonly [keyof TcpInfo, number])[] = [
-  ["pacingRate", 104],
-  ["maxPacingRate", 112],
-  ["bytesAcked", 120],
-  ["bytesReceived", 128],
-  ["deliveryRate", 160],
-  ["busyTime", 168],
-  ["rwndLimited", 176],
-  ["sndbufLimited", 184],
-  ["bytesSent", 200],
-  ["bytesRetrans", 208],
-];
-
-const U16_FIELDS: readonly (readonly [keyof TcpInfo, number])[] = [
-  ["totalRto", 240],
-  ["totalRtoRecoveries", 242],
+// The fields after the first 8 bytes as [name, offset, size], in struct order. tcpi_fackets (40)
+// and tcpi_last_ack_sent (48) are left out: the kernel has filled them with 0 since 4.15 and
+// always, respectively.
+const FIELDS: readonly (readonly [keyof TcpInfo, number, 2 | 4 | 8])[] = [
+  ["rto", 8, 4],
+  ["ato", 12, 4],
+  ["sndMss", 16, 4],
+  ["rcvMss", 20, 4],
+  ["unacked", 24, 4],
+  ["sacked", 28, 4],
+  ["lost", 32, 4],
+  ["retrans", 36, 4],
+  ["lastDataSent", 44, 4],
+  ["lastDataRecv", 52, 4],
+  ["lastAckRecv", 56, 4],
+  ["pmtu", 60, 4],
+  ["rcvSsthresh", 64, 4],
+  ["rtt", 68, 4],
+  ["rttVar", 72, 4],
+  ["sndSsthresh", 76, 4],
+  ["sndCwnd", 80, 4],
+  ["advmss", 84, 4],
+  ["reordering", 88, 4],
+  ["rcvRtt", 92, 4],
+  ["rcvSpace", 96, 4],
+  ["totalRetrans", 100, 4],
+  ["pacingRate", 104, 8],
+  ["maxPacingRate", 112, 8],
+  ["bytesAcked", 120, 8],
+  ["bytesReceived", 128, 8],
+  ["segsOut", 136, 4],
+  ["segsIn", 140, 4],
+  ["notsentBytes", 144, 4],
+  ["minRtt", 148, 4],
+  ["dataSegsIn", 152, 4],
+  ["dataSegsOut", 156, 4],
+  ["deliveryRate", 160, 8],
+  ["busyTime", 168, 8],
+  ["rwndLimited", 176, 8],
+  ["sndbufLimited", 184, 8],
+  ["delivered", 192, 4],
+  ["deliveredCe", 196, 4],
+  ["bytesSent", 200, 8],
+  ["bytesRetrans", 208, 8],
+  ["dsackDups", 216, 4],
+  ["reordSeen", 220, 4],
+  ["rcvOoopack", 224, 4],
+  ["sndWnd", 228, 4],
+  ["rcvWnd", 232, 4],
+  ["rehash", 236, 4],
+  ["totalRto", 240, 2],
+  ["totalRtoRecoveries", 242, 2],
+  ["totalRtoTime", 244, 4],
+  ["receivedCe", 248, 4],
+  ["deliveredE1Bytes", 252, 4],
+  ["deliveredE0Bytes", 256, 4],
+  ["deliveredCeBytes", 260, 4],
+  ["receivedE1Bytes", 264, 4],
+  ["receivedE0Bytes", 268, 4],
+  ["receivedCeBytes", 272, 4],
 ];
 
 // Where tcpi_delivery_rate ends: the kernel (4.9) that added it also added
@@ -227,14 +221,11 @@ export function decodeLinuxTcpInfo(
     info.fastopenClientFail = le ? (byte >> 1) & 3 : (byte >> 5) & 3;
   }
   const fields = info as unknown as Record<string, number>;
-  for (const [name, offset] of U16_FIELDS) {
-    if (offset + 2 <= length) fields[name] = view.getUint16(offset, le);
-  }
-  for (const [name, offset] of U32_FIELDS) {
-    if (offset + 4 <= length) fields[name] = view.getUint32(offset, le);
-  }
-  for (const [name, offset] of U64_FIELDS) {
-    if (offset + 8 <= length) {
+  for (const [name, offset, size] of FIELDS) {
+    if (offset + size > length) break;
+    if (size === 2) fields[name] = view.getUint16(offset, le);
+    else if (size === 4) fields[name] = view.getUint32(offset, le);
+    else {
       const value = view.getBigUint64(offset, le);
       fields[name] = value === U64_MAX && (name === "pacingRate" || name === "maxPacingRate")
         ? Infinity

@@ -22,6 +22,23 @@ export interface TraceSubject {
   readonly url: string;
 }
 
+// A timestamp the next event takes instead of reading the clock: the request already read it
+// for its timings, and performance.now() costs as much as building the event on some runtimes.
+let stamp = -1;
+
+/**
+ * Makes the next trace event constructed use `time` as its `time` (internal).
+ *
+ * @example
+ * ```ts
+ * import { stampNext } from "./events.ts";
+ * stampNext(performance.now());
+ * ```
+ */
+export function stampNext(time: number): void {
+  stamp = time;
+}
+
 /**
  * The fields every trace event carries.
  *
@@ -60,7 +77,12 @@ export class TraceEvent extends Event {
     super(type);
     this.requestId = subject.requestId;
     this.connectionId = connectionId;
-    this.time = performance.now();
+    if (stamp >= 0) {
+      this.time = stamp;
+      stamp = -1;
+    } else {
+      this.time = performance.now();
+    }
     this.method = subject.method;
     this.url = subject.url;
   }
@@ -379,7 +401,10 @@ export class Got1xxResponseEvent extends TraceEvent {
  * ```
  */
 export class QueuedEvent extends TraceEvent {
-  /** 1-based place in the queue on arrival. */
+  /**
+   * 1-based place in the origin's FIFO on arrival; requests ahead include those waiting for a
+   * connection being dialed for them.
+   */
   readonly position: number;
   /** Creates the event. */
   constructor(subject: TraceSubject, position: number) {

@@ -349,8 +349,12 @@ describe("origin pool", () => {
   it("lets the process exit while connections sit idle", async () => {
     const server = await startHttpServer((_req, res) => res.end("x"));
     try {
+      // Under Node this file runs compiled to JavaScript (scripts/test_node.mjs), next to the
+      // compiled mod.js; the child then is an .mjs file that imports it.
+      const compiled = import.meta.url.endsWith(".js");
+      const mod = new URL(compiled ? "../../mod.js" : "../../mod.ts", import.meta.url).href;
       const script = `
-        import { Client } from ${JSON.stringify(new URL("../../mod.ts", import.meta.url).href)};
+        import { Client } from ${JSON.stringify(mod)};
         const client = new Client({ idleTimeout: 600000 });
         await (await client.fetch(${JSON.stringify(server.url)})).text();
         console.log("idle " + client.stats().total.idle);
@@ -359,10 +363,14 @@ describe("origin pool", () => {
       const { writeFileSync, mkdtempSync } = await import("node:fs");
       const { join } = await import("node:path");
       const { tmpdir } = await import("node:os");
-      const file = join(mkdtempSync(join(tmpdir(), "wirefetch-")), "idle.ts");
+      const file = join(
+        mkdtempSync(join(tmpdir(), "wirefetch-")),
+        compiled ? "idle.mjs" : "idle.ts",
+      );
       writeFileSync(file, script);
-      const isBun = "Bun" in globalThis;
-      const args = isBun ? [file] : ["run", "-A", file];
+      // Deno needs `run -A`; Bun and Node run a file given alone.
+      const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
+      const args = isDeno ? ["run", "-A", file] : [file];
       const started = performance.now();
       // Asynchronous: the server lives in this process and must keep answering.
       const result = await new Promise<{ code: number; stdout: string; stderr: string }>(

@@ -134,8 +134,11 @@ export async function startRawServer(
     sockets,
     close(): Promise<void> {
       closing ??= (() => {
+        // Node may run the listener's close callback before the destroyed sockets emit 'close';
+        // wait for those too, so `sockets` is empty once close() resolved, on every runtime.
+        const gone = [...sockets].map((socket) => new Promise((r) => socket.once("close", r)));
         for (const socket of [...sockets, ...all]) socket.destroy();
-        return closeListener(server);
+        return Promise.all([closeListener(server), ...gone]).then(() => {});
       })();
       return closing;
     },

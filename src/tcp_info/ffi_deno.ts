@@ -1,0 +1,150 @@
+/**
+ * The libc binding on Deno: `Deno.dlopen` of the C library for `getsockopt`, `getsockname`,
+ * `getpeername`, `getrlimit` and errno, loaded once on first use.
+ *
+ * It needs `--allow-ffi`. The permission is queried first and `Deno.dlopen` is called only when it
+ * is granted, so `tcpInfo` never triggers an interactive permission prompt; without it the load
+ * fails with a reason instead. Listing `/proc/self/fd` (or `/dev/fd`) needs read permission for
+ * that directory; without it descriptors are probed by number instead.
+ *
+ * @module
+ */
+
+import type { LoadFailure, NativeCalls } from "./native.ts";
+
+const SYMBOLS = {
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+} as const;
+
+type Os = "linux" | "darwin";
+
+const LIBRARIES: Record<Os, readonly string[]> = {
+  // glibc's soname; "libc.so" covers distributions that only ship the development link.
+  linux: ["libc.so.6", "libc.so"],
+  darwin: ["/usr/lib/libSystem.B.dylib"],
+};
+const ERRNO_SYMBOL: Record<Os, string> = { linux: "__errno_location", darwin: "__error" };
+const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
+const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
+
+let loaded: NativeCalls | undefined;
+let loadError: LoadFailure | undefined;
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function isPermissionError(error: unknown): boolean {
+  const errors = Deno.errors as unknown as Record<string, (new () => Error) | undefined>;
+  return ["NotCapable", "PermissionDenied"].some((name) => {
+    const type = errors[name];
+    return type !== undefined && error instanceof type;
+  });
+}
+
+/**
+ * Loads the binding, or says why it cannot: `PERMISSION` without `--allow-ffi`, `UNSUPPORTED` on
+ * an operating system other than Linux and macOS, `FFI_ERROR` if no C library could be opened.
+ * A success is cached; a missing permission is checked again on the next call (it can be granted
+ * later with `Deno.permissions.request`).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadDenoCalls } from "./ffi_deno.ts";
+ *
+ * const calls = loadDenoCalls();
+ * if ("reason" in calls) console.log(calls.reason);
+ * ```
+ */
+export function loadDenoCalls(): NativeCalls | LoadFailure {
+  if (loaded !== undefined) return loaded;
+  if (loadError !== undefined) return loadError;
+  const os = Deno.build.os;
+  if (os !== "linux" && os !== "darwin") {
+    loadError = {
+      code: "UNSUPPORTED",
+      reason: `TCP_INFO is read on Linux and macOS only, not on ${os}`,
+    };
+    return loadError;
+  }
+  if (!granted({ name: "ffi" })) {
+    return {
+      code: "PERMISSION",
+      reason: "reading TCP_INFO calls getsockopt through FFI: run Deno with --allow-ffi",
+    };
+  }
+  const errors: string[] = [];
+  for (const path of LIBRARIES[os]) {
+    try {
+      const symbols = {
+        ...SYMBOLS,
+        [ERRNO_SYMBOL[os]]: { parameters: [], result: "pointer" },
+      } as const;
+      const library = Deno.dlopen(path, symbols);
+      loaded = bind(os, library.symbols as unknown as Symbols, ERRNO_SYMBOL[os]);
+      return loaded;
+    } catch (error) {
+      if (isPermissionError(error)) {
+        return {
+          code: "PERMISSION",
+          reason: `Deno denied loading ${path}: run Deno with --allow-ffi (${
+            (error as Error).message
+          })`,
+        };
+      }
+      errors.push(`${path}: ${(error as Error)?.message ?? error}`);
+    }
+  }
+  loadError = { code: "FFI_ERROR", reason: `cannot load the C library (${errors.join("; ")})` };
+  return loadError;
+}
+
+interface Symbols {
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint32Array): number;
+  getsockname(fd: number, address: Uint8Array, len: Uint32Array): number;
+  getpeername(fd: number, address: Uint8Array, len: Uint32Array): number;
+  getrlimit(resource: number, limits: BigUint64Array): number;
+  [errno: string]: unknown;
+}
+
+function bind(os: Os, symbols: Symbols, errnoSymbol: string): NativeCalls {
+  const errnoLocation = symbols[errnoSymbol] as () => Deno.PointerValue;
+  const directory = FD_DIRECTORY[os];
+  return {
+    os,
+    getsockopt: (fd, level, name, value, length) =>
+      symbols.getsockopt(fd, level, name, value, length),
+    getsockname: (fd, address, length) => symbols.getsockname(fd, address, length),
+    getpeername: (fd, address, length) => symbols.getpeername(fd, address, length),
+    errno(): number {
+      const pointer = errnoLocation();
+      return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
+    },
+    listFds(): number[] | undefined {
+      if (!granted({ name: "read", path: directory })) return undefined;
+      try {
+        const fds: number[] = [];
+        for (const entry of Deno.readDirSync(directory)) {
+          const fd = Number(entry.name);
+          if (Number.isInteger(fd)) fds.push(fd);
+        }
+        return fds;
+      } catch {
+        return undefined;
+      }
+    },
+    maxFds(): number {
+      const limits = new BigUint64Array(2);
+      if (symbols.getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
+      // RLIM_INFINITY is all ones; Number() of it is simply very large, and the caller caps it.
+      return Number(limits[0]);
+    },
+  };
+}
