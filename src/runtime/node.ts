@@ -191,13 +191,22 @@ function bare(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
+// One secure context per set of trusted roots, reused by every connection: Node would otherwise
+// build one (an OpenSSL context) per connection. Verification, SNI and ALPN stay per connection.
+//
 // `caCerts` adds roots to the default ones (as Deno's `caCerts` does), but Node's `ca` option
-// replaces its whole store. So a context trusting the bundled roots plus the extra ones is built
-// once per `caCerts` array and reused: parsing ~150 root certificates per connection would cost
-// more than the handshake.
+// replaces its whole store, so that context trusts the bundled roots plus the extra ones. It is
+// keyed by the `caCerts` array (one per Client) and rebuilt if the array's contents changed.
+let defaultContext: SecureContext | null = null;
 const contexts = new WeakMap<readonly string[], { pems: string[]; context: SecureContext }>();
 
-function secureContextFor(tls: TlsModule, caCerts: readonly string[]): SecureContext {
+function secureContextFor(
+  tls: TlsModule,
+  caCerts: readonly string[] | undefined,
+): SecureContext {
+  if (caCerts === undefined || caCerts.length === 0) {
+    return (defaultContext ??= tls.createSecureContext());
+  }
   const cached = contexts.get(caCerts);
   if (
     cached !== undefined && cached.pems.length === caCerts.length &&
@@ -211,8 +220,48 @@ function secureContextFor(tls: TlsModule, caCerts: readonly string[]): SecureCon
   return context;
 }
 
+// Waits for `socket` to emit `ready`; an error or a close before that rejects (and destroys it).
+// `mapError` turns Node's error into ours. The listeners are removed either way: the closures hold
+// the connect options (and so the request that dialled), which the socket must not keep alive.
+function settle(
+  socket: NodeRawSocket,
+  ready: "connect" | "secureConnect",
+  mapError: (error: unknown) => WirefetchError,
+  closed: () => WirefetchError,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off(ready, onReady);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+    };
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onError = (error: unknown): void => {
+      cleanup();
+      socket.on("error", ignore);
+      socket.destroy();
+      reject(mapError(error));
+    };
+    const onClose = (): void => {
+      cleanup();
+      socket.on("error", ignore);
+      reject(closed());
+    };
+    socket.on(ready, onReady);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+  });
+}
+
+function ignore(): void {}
+
 /**
- * Connects with `node:net` and `node:tls`.
+ * Connects with `node:net` and `node:tls`. TLS starts over the connected TCP socket (as Deno's
+ * `startTls` does) rather than through `tls.connect({ host })`, which would send its ClientHello
+ * as soon as TCP is up: `onTcpConnect` runs first, and an abandoned attempt never handshakes.
  *
  * @example
  * ```ts
@@ -226,78 +275,51 @@ export const nodeConnector: SocketConnector = {
   async connect(options: ConnectOptions): Promise<Socket> {
     const net = await loadNet();
     const tls = options.tls;
-    const host = bare(options.hostname);
-    let raw: NodeRawSocket;
-    if (tls === null) {
-      raw = net.connect({ host, port: options.port, noDelay: true });
-    } else {
-      const tlsModule = await loadTls();
-      const serverName = bare(tls.serverName);
-      raw = tlsModule.connect({
-        host,
-        port: options.port,
-        // SNI must not carry an IP address (RFC 6066 §3; Node warns). Without a servername Node
-        // checks the certificate against `host`, which is then that same IP.
-        servername: net.isIP(serverName) === 0 ? serverName : undefined,
-        secureContext: tls.caCerts && tls.caCerts.length > 0
-          ? secureContextFor(tlsModule, tls.caCerts)
-          : undefined,
-        rejectUnauthorized: tls.insecure !== true,
-        ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
-      });
-    }
+    const tlsModule = tls === null ? null : await loadTls();
+    const where = `${options.hostname}:${options.port}`;
+    const tcp = net.connect({ host: bare(options.hostname), port: options.port, noDelay: true });
     // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
-    raw.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      let tcpUp = false;
-      const cleanup = (): void => {
-        raw.off("connect", onConnect);
-        raw.off("secureConnect", onReady);
-        raw.off("error", onError);
-        raw.off("close", onClose);
-      };
-      const fail = (error: WirefetchError): void => {
-        cleanup();
-        // Keep a handler: a late 'error' from the destroyed socket must not crash the process.
-        raw.on("error", () => {});
-        raw.destroy();
-        reject(error);
-      };
-      const onReady = (): void => {
-        cleanup();
-        resolve();
-      };
-      // TLS sockets emit 'connect' when TCP is up and 'secureConnect' after the handshake.
-      const onConnect = (): void => {
-        tcpUp = true;
-        let keep: boolean;
-        try {
-          keep = options.onTcpConnect?.() !== false;
-        } catch (error) {
-          fail(toSocketError(error));
-          return;
-        }
-        if (!keep) fail(new WirefetchError("ERR_SOCKET", ABANDONED));
-        else if (tls === null) onReady();
-      };
-      const onError = (error: unknown): void => {
-        // Errors after TCP came up on a TLS socket belong to the handshake (toSocketError still
-        // maps resets and the like by their code first).
-        fail(toSocketError(error, tls !== null && tcpUp));
-      };
-      const onClose = (): void => {
-        fail(
-          new WirefetchError(
-            tcpUp ? "ERR_CONNECTION_CLOSED" : "ERR_SOCKET",
-            `connection to ${options.hostname}:${options.port} closed during connect`,
-          ),
-        );
-      };
-      raw.on("connect", onConnect);
-      if (tls !== null) raw.on("secureConnect", onReady);
-      raw.on("error", onError);
-      raw.on("close", onClose);
+    tcp.setNoDelay(true);
+    await settle(
+      tcp,
+      "connect",
+      (error) => toSocketError(error),
+      () => new WirefetchError("ERR_SOCKET", `connection to ${where} closed while connecting`),
+    );
+    let keep: boolean;
+    try {
+      keep = options.onTcpConnect?.() !== false;
+    } catch (error) {
+      tcp.destroy();
+      throw toSocketError(error);
+    }
+    if (!keep) {
+      tcp.destroy();
+      throw new WirefetchError("ERR_SOCKET", ABANDONED);
+    }
+    if (tls === null || tlsModule === null) return new NodeAdaptedSocket(tcp);
+
+    const serverName = bare(tls.serverName);
+    // The TLS socket takes over the TCP handle and reports every error itself; a handler on the
+    // TCP socket only guards against a stray 'error' event crashing the process.
+    tcp.on("error", ignore);
+    const secure = tlsModule.connect({
+      socket: tcp,
+      // The name the certificate is checked against (Node uses servername, else host).
+      host: serverName,
+      // SNI must not carry an IP address (RFC 6066 §3; Node warns about it).
+      servername: net.isIP(serverName) === 0 ? serverName : undefined,
+      secureContext: secureContextFor(tlsModule, tls.caCerts),
+      rejectUnauthorized: tls.insecure !== true,
+      ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
     });
-    return new NodeAdaptedSocket(raw);
+    await settle(
+      secure,
+      "secureConnect",
+      // Resets and the like keep their own code; anything else failing here is the handshake.
+      (error) => toSocketError(error, true),
+      () => new WirefetchError("ERR_TLS", `connection to ${where} closed during the TLS handshake`),
+    );
+    return new NodeAdaptedSocket(secure);
   },
 };
