@@ -47,6 +47,7 @@ export {
   BodyLeakEvent,
   ConnCloseEvent,
   ConnectDoneEvent,
+  type ConnectionHandle,
   ConnectStartEvent,
   DequeuedEvent,
   DnsDoneEvent,

@@ -236,7 +236,17 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     marks.complete = error === undefined;
     if (this.wants("responsedone")) {
       stampNext(marks.end);
-      this.emit(new ResponseDoneEvent(this, connection?.id, bytes, error, marks.toTimings()));
+      const head = this.attempt?.responseHead;
+      this.emit(
+        new ResponseDoneEvent(
+          this,
+          connection?.id,
+          bytes,
+          error,
+          marks.toTimings(),
+          head ? `1.${head.minorVersion}` : undefined,
+        ),
+      );
     }
   }
 
@@ -470,12 +480,10 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       task.emit(
         new GotConnEvent(
           task,
-          connection.id,
+          connection.handle,
           marks.reused,
           wasIdle,
           wasIdle ? now - connection.idleSince : 0,
-          connection.socket.localAddress,
-          connection.socket.remoteAddress,
         ),
       );
     }

@@ -25,6 +25,7 @@ import {
 } from "../h1/response_parser.ts";
 import type { Socket, SocketListener } from "../runtime/socket.ts";
 import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime/timers.ts";
+import type { ConnectionHandle } from "../trace/events.ts";
 
 /** The states of a connection; `connecting` is counted by the pool while a dial runs. */
 export type ConnectionState = "connecting" | "idle" | "sending" | "receiving" | "closed";
@@ -173,6 +174,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #firstByte = false;
   #awaitingContinue: ReturnType<typeof setTimeout> | null = null;
   #bodyReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #handle: ConnectionHandle | null = null;
   #deadline = Infinity;
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
@@ -194,6 +196,22 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#parser = new ResponseParser(this, limits.maxHeaderSize);
     this.#onTimerBound = this.#onTimer.bind(this);
     socket.listen(this);
+  }
+
+  /** This connection as trace events hand it out (built on first use). */
+  get handle(): ConnectionHandle {
+    if (this.#handle === null) {
+      const socket = this.socket;
+      this.#handle = {
+        id: this.id,
+        localAddress: socket.localAddress,
+        remoteAddress: socket.remoteAddress,
+        fd: socket.fd,
+        alpnProtocol: socket.alpnProtocol,
+        tlsVersion: socket.tlsVersion ?? null,
+      };
+    }
+    return this.#handle;
   }
 
   /** The exchange in progress, whether it is flowing or parked. */

@@ -27,6 +27,7 @@ class BunSocket implements Socket {
   localAddress: NetAddress;
   remoteAddress: NetAddress;
   alpnProtocol: string | null = null;
+  tlsVersion: string | null = null;
   fd: number;
   raw: BunRawSocket = undefined;
   listener: SocketListener | null = null;
@@ -197,6 +198,7 @@ const handlers = {
     // handshake itself counts then.
     if (success && (authorizationError === null || socket.insecure)) {
       socket.alpnProtocol = raw.alpnProtocol || null;
+      socket.tlsVersion = raw.getTLSVersion?.() ?? null;
       settle(null);
     } else {
       settle(toSocketError(authorizationError ?? new Error("TLS handshake failed"), true));

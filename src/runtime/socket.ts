@@ -69,6 +69,8 @@ export interface Socket {
   readonly remoteAddress: NetAddress;
   /** The negotiated ALPN protocol, or null. */
   readonly alpnProtocol: string | null;
+  /** The negotiated TLS version ("TLSv1.3"), or null when plain or not exposed (Deno). */
+  readonly tlsVersion?: string | null;
   /** The OS file descriptor when the runtime exposes it, else -1. */
   readonly fd: number;
   /** Starts delivering events to `listener`. Called once. */

@@ -109,6 +109,25 @@ export class GetConnEvent extends TraceEvent {
 }
 
 /**
+ * A connection as trace events hand it out: enough to identify it and to read its TCP_INFO
+ * (`tcpInfo(event.connection)` from `@wirefetch/fetch/tcp-info`).
+ */
+export interface ConnectionHandle {
+  /** The connection's id, as in `connectionId`. */
+  readonly id: number;
+  /** Our end. */
+  readonly localAddress: NetAddress;
+  /** The server's end. */
+  readonly remoteAddress: NetAddress;
+  /** The socket's file descriptor when the runtime exposes it (Bun, Node), else -1. */
+  readonly fd: number;
+  /** The negotiated ALPN protocol for https, else null. */
+  readonly alpnProtocol: string | null;
+  /** The TLS version for https when the runtime exposes it (Bun, Node), else null. */
+  readonly tlsVersion: string | null;
+}
+
+/**
  * `gotconn`: the request has a connection.
  *
  * @example
@@ -128,22 +147,23 @@ export class GotConnEvent extends TraceEvent {
   readonly localAddress: NetAddress;
   /** The server's end of the connection. */
   readonly remoteAddress: NetAddress;
+  /** The connection itself, for `tcpInfo()`. */
+  readonly connection: ConnectionHandle;
   /** Creates the event. */
   constructor(
     subject: TraceSubject,
-    connectionId: number,
+    connection: ConnectionHandle,
     reused: boolean,
     wasIdle: boolean,
     idleTime: number,
-    localAddress: NetAddress,
-    remoteAddress: NetAddress,
   ) {
-    super("gotconn", subject, connectionId);
+    super("gotconn", subject, connection.id);
     this.reused = reused;
     this.wasIdle = wasIdle;
     this.idleTime = idleTime;
-    this.localAddress = localAddress;
-    this.remoteAddress = remoteAddress;
+    this.localAddress = connection.localAddress;
+    this.remoteAddress = connection.remoteAddress;
+    this.connection = connection;
   }
 }
 
@@ -530,6 +550,8 @@ export class ResponseDoneEvent extends TraceEvent {
   readonly error: unknown;
   /** Where the time went. */
   readonly timings: Timings;
+  /** The response's HTTP version ("1.1" or "1.0"), or undefined when none arrived. */
+  readonly httpVersion: string | undefined;
   /** Creates the event. */
   constructor(
     subject: TraceSubject,
@@ -537,11 +559,13 @@ export class ResponseDoneEvent extends TraceEvent {
     bytes: number,
     error: unknown,
     timings: Timings,
+    httpVersion?: string,
   ) {
     super("responsedone", subject, connectionId);
     this.bytes = bytes;
     this.error = error;
     this.timings = timings;
+    this.httpVersion = httpVersion;
   }
 }
 
