@@ -7,12 +7,7 @@
  */
 
 import { Client } from "../client.ts";
-import type {
-  ConnCloseEvent,
-  GotConnEvent,
-  ResponseDoneEvent,
-  TraceEvent,
-} from "../trace/events.ts";
+import type { GotConnEvent, ResponseDoneEvent, TraceEvent } from "../trace/events.ts";
 import type { Timings } from "../trace/timings.ts";
 import { tcpInfo } from "../tcp_info/tcp_info.ts";
 import type { TcpInfo } from "../tcp_info/types.ts";

@@ -8,7 +8,7 @@
 
 import type { Socket, SocketConnector, TlsSettings } from "../runtime/socket.ts";
 import { interleave, race } from "./happy_eyeballs.ts";
-import { ipFamily, type LookupAddress, Resolver } from "./resolve.ts";
+import { ipFamily, type LookupAddress, type Resolver } from "./resolve.ts";
 
 /** Receives the phases of a dial. */
 export interface DialObserver {
