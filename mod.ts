@@ -47,7 +47,6 @@ export {
   BodyLeakEvent,
   ConnCloseEvent,
   ConnectDoneEvent,
-  type ConnectionHandle,
   ConnectStartEvent,
   DequeuedEvent,
   DnsDoneEvent,
@@ -71,3 +70,4 @@ export {
 export { type Timings, timingsOf } from "./src/trace/timings.ts";
 export type { LookupAddress, LookupFunction } from "./src/net/resolve.ts";
 export type { NetAddress } from "./src/runtime/socket.ts";
+export type { ConnectionHandle, ConnectionStats } from "./src/pool/connection_info.ts";

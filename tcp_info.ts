@@ -9,7 +9,8 @@
  * - {@linkcode warnings} turns a reading into coded findings: retransmissions, RTO backoff, losses,
  *   window- or buffer-limited sending, reordering.
  * - {@linkcode decodeLinuxTcpInfo} and {@linkcode decodeDarwinTcpInfo} are the pure decoders;
- *   {@linkcode TCP_INFO_FIELDS} lists every field with its unit.
+ *   {@linkcode TCP_INFO_FIELDS} lists every field with its unit (for documentation tables).
+ * - {@linkcode fdSearchStats} counts the descriptor searches, for diagnostics.
  *
  * Fields a kernel does not report are absent, not zero: Linux fills as much of `struct tcp_info`
  * as it knows (104 bytes on 2.6, 280 on 6.18) and says how much. Durations keep Linux's units:

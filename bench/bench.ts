@@ -5,6 +5,7 @@
  *   deno run -A bench/bench.ts [--json] [--self-test] [--trace-cost] [--baseline=DIR]
  *   bun bench/bench.ts [--json] [--self-test] [--trace-cost] [--baseline=DIR]
  *
+ * `--tcp-info-cost` compares new-connection-per-request clients with and without `tcpInfo`;
  * `--trace-cost` compares a client with a listener on every trace event against one without;
  * `--baseline=DIR` compares this checkout against another one (a git worktree) in the same run.
  *
@@ -80,6 +81,7 @@ const WATCHDOG_SLACK_MS = 30_000;
 const args = new Set(process.argv.slice(2));
 const selfTest = args.has("--self-test");
 const traceCost = args.has("--trace-cost");
+const tcpInfoCost = args.has("--tcp-info-cost");
 const baseline = [...args].find((a) => a.startsWith("--baseline="))?.slice(11) ?? null;
 const emitJson = args.has("--json");
 const seconds = positiveNumber("BENCH_SECONDS", 2);
@@ -410,6 +412,20 @@ async function loadCandidates(): Promise<Candidate[]> {
     fetch: (url) => client.fetch(url),
     close: () => client.close(),
   };
+  if (tcpInfoCost) {
+    // Every request on a new connection, so the difference is the per-connection cost of the
+    // two TCP_INFO snapshots (open and close) and the timestamps.
+    const on = new mod.Client({
+      maxConnectionsPerHost: 16,
+      maxRequestsPerConnection: 1,
+      tcpInfo: true,
+    });
+    const off = new mod.Client({ maxConnectionsPerHost: 16, maxRequestsPerConnection: 1 });
+    return [
+      { name: "new conns, tcpInfo on", fetch: (url) => on.fetch(url), close: () => on.close() },
+      { name: "new conns, tcpInfo off", fetch: (url) => off.fetch(url), close: () => off.close() },
+    ];
+  }
   if (traceCost) {
     // The cost of tracing: the same client code with a no-op listener on every trace event.
     const traced = new mod.Client({ maxConnectionsPerHost: 16 });

@@ -10,6 +10,7 @@ import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
 import { BodyLeakEvent, ConnCloseEvent, PhaseEvent, type TraceSubject } from "./trace/events.ts";
+import { warnings } from "./tcp_info/warnings.ts";
 import {
   OriginPool,
   type PoolHost,
@@ -87,6 +88,14 @@ export interface ClientOptions {
    * honours /etc/hosts). Inject one for tests, service discovery or a custom DNS.
    */
   lookup?: LookupFunction;
+  /**
+   * Read the kernel's TCP_INFO of every connection right after it opens and just before it
+   * closes (`gotconn.tcpInfo`, `connclose.tcpInfo` with warnings), and keep per-connection read
+   * and write timestamps (`connclose.stats`). Default false: it costs a few system calls per
+   * connection (on Deno, plus a scan of the process's descriptors for the first connections)
+   * and needs FFI (`--allow-ffi` on Deno; not available on Node).
+   */
+  tcpInfo?: boolean;
   /**
    * Milliseconds a lookup's answer is reused. Default 30000: getaddrinfo does not report TTLs,
    * and half a minute keeps failover reasonably quick while sparing a lookup per connection.
@@ -184,6 +193,7 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
         "maxRequestsPerConnection",
       ),
       maxHeaderSize: positive(options.maxHeaderSize, 65_536, "maxHeaderSize"),
+      tcpInfo: options.tcpInfo === true,
     };
     this.#settings = {
       maxConnectionsPerHost,
@@ -358,14 +368,15 @@ export class Client extends EventTarget implements ClientContext, PoolHost {
       emit(new PhaseEvent("idletimeout", about, connection.id));
     }
     if (trace === null && !this.listens("connclose")) return;
+    const closeInfo = connection.closeInfo;
     emit(
       new ConnCloseEvent(
         about,
         connection.id,
         connection.closeReason ?? "closed",
-        connection.requestsServed,
-        connection.bytesRead,
-        connection.bytesWritten,
+        connection.stats(),
+        closeInfo,
+        closeInfo === undefined ? [] : warnings(closeInfo),
       ),
     );
   }

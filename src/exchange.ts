@@ -484,6 +484,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
           marks.reused,
           wasIdle,
           wasIdle ? now - connection.idleSince : 0,
+          marks.reused ? undefined : connection.openInfo,
         ),
       );
     }

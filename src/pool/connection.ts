@@ -25,7 +25,9 @@ import {
 } from "../h1/response_parser.ts";
 import type { Socket, SocketListener } from "../runtime/socket.ts";
 import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime/timers.ts";
-import type { ConnectionHandle } from "../trace/events.ts";
+import type { ConnectionHandle, ConnectionStats } from "./connection_info.ts";
+import { tcpInfo } from "../tcp_info/tcp_info.ts";
+import type { TcpInfo } from "../tcp_info/types.ts";
 
 /** The states of a connection; `connecting` is counted by the pool while a dial runs. */
 export type ConnectionState = "connecting" | "idle" | "sending" | "receiving" | "closed";
@@ -111,6 +113,8 @@ export interface ConnectionLimits {
   readonly maxRequestsPerConnection: number;
   /** Largest response head. */
   readonly maxHeaderSize: number;
+  /** Take TCP_INFO snapshots at open and before close, and keep read/write timestamps. */
+  readonly tcpInfo: boolean;
 }
 
 let nextId = 1;
@@ -157,6 +161,17 @@ export class Connection implements SocketListener, ResponseParserHandler {
   closeReason: CloseReason | null = null;
   /** The last request served, for attributing connection events (set when tracing). */
   subject: unknown = null;
+  /** TCP_INFO right after the connection opened (with the `tcpInfo` option). */
+  openInfo: TcpInfo | undefined = undefined;
+  /** TCP_INFO just before the connection closed (with the `tcpInfo` option). */
+  closeInfo: TcpInfo | undefined = undefined;
+  /** When it closed (performance.now()), or -1. */
+  closedAt = -1;
+  /** Read and write timestamps, kept with the `tcpInfo` option (-1 until it happens). */
+  firstReadAt = -1;
+  lastReadAt = -1;
+  firstWriteAt = -1;
+  lastWriteAt = -1;
 
   #owner: ConnectionOwner;
   #limits: ConnectionLimits;
@@ -195,7 +210,33 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#limits = limits;
     this.#parser = new ResponseParser(this, limits.maxHeaderSize);
     this.#onTimerBound = this.#onTimer.bind(this);
+    if (limits.tcpInfo) {
+      // Right after connect: the handshake's RTT sample and the initial window, before any
+      // request traffic (conniver's "open" snapshot).
+      this.openInfo = tcpInfo(socket).info;
+    }
     socket.listen(this);
+  }
+
+  /** Counters and timestamps of this connection. */
+  stats(): ConnectionStats {
+    return {
+      openedAt: this.createdAt,
+      closedAt: this.closedAt,
+      firstReadAt: this.firstReadAt,
+      lastReadAt: this.lastReadAt,
+      firstWriteAt: this.firstWriteAt,
+      lastWriteAt: this.lastWriteAt,
+      bytesRead: this.bytesRead,
+      bytesWritten: this.bytesWritten,
+      requestsServed: this.requestsServed,
+    };
+  }
+
+  #noteWrite(): void {
+    const now = performance.now();
+    if (this.firstWriteAt < 0) this.firstWriteAt = now;
+    this.lastWriteAt = now;
   }
 
   /** This connection as trace events hand it out (built on first use). */
@@ -251,6 +292,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#nothingWritten = true;
     this.#firstByte = false;
     this.#parser.start(exchange.headOnly);
+    if (this.#limits.tcpInfo) this.#noteWrite();
     this.socket.ref();
     this.#setDeadline(performance.now() + this.#limits.headersTimeout);
     exchange.onDispatch(this);
@@ -352,6 +394,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
         }
         const data = chunked ? encodeChunk(value) : value;
         this.bytesWritten += data.length;
+        if (this.#limits.tcpInfo) this.#noteWrite();
         const pending = this.socket.write(data);
         if (pending !== null) await pending;
         // Sending is progress: the head timeout counts from the last byte we sent.
@@ -486,6 +529,11 @@ export class Connection implements SocketListener, ResponseParserHandler {
   /** @internal */
   onSocketData(chunk: Uint8Array): void {
     this.bytesRead += chunk.length;
+    if (this.#limits.tcpInfo) {
+      const now = performance.now();
+      if (this.firstReadAt < 0) this.firstReadAt = now;
+      this.lastReadAt = now;
+    }
     const exchange = this.exchange;
     if (exchange === null) {
       // RFC 9112 §9.3.1: a client must not pipeline here, so bytes on an idle connection are not
@@ -624,6 +672,11 @@ export class Connection implements SocketListener, ResponseParserHandler {
 
   #close(reason: CloseReason): void {
     if (this.state === "closed") return;
+    if (this.#limits.tcpInfo) {
+      // The last look at the kernel's view while the socket still exists.
+      this.closeInfo = tcpInfo(this.socket).info;
+    }
+    this.closedAt = performance.now();
     this.state = "closed";
     this.closeReason = reason;
     if (this.#awaitingContinue !== null) {

@@ -12,6 +12,24 @@
 
 import type { LoadFailure, NativeCalls } from "./native.ts";
 
+// The slice of the Deno namespace used here, declared locally and reached through globalThis: the
+// npm build compiles this file with Node's types only, where `Deno` does not exist.
+interface DenoApi {
+  build: { os: string };
+  permissions: { querySync(descriptor: { name: string; path?: string }): { state: string } };
+  errors: Record<string, unknown>;
+  dlopen(
+    path: string,
+    symbols: Record<string, { parameters: readonly string[]; result: string }>,
+  ): { symbols: Record<string, (...args: never[]) => unknown> };
+  UnsafePointerView: new (pointer: object) => { getInt32(offset?: number): number };
+  readDirSync(path: string): Iterable<{ name: string }>;
+}
+
+function deno(): DenoApi {
+  return (globalThis as unknown as { Deno: DenoApi }).Deno;
+}
+
 const SYMBOLS = {
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -33,16 +51,16 @@ const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev
 let loaded: NativeCalls | undefined;
 let loadError: LoadFailure | undefined;
 
-function granted(descriptor: Deno.PermissionDescriptor): boolean {
+function granted(descriptor: { name: string; path?: string }): boolean {
   try {
-    return Deno.permissions.querySync(descriptor).state === "granted";
+    return deno().permissions.querySync(descriptor).state === "granted";
   } catch {
     return false;
   }
 }
 
 function isPermissionError(error: unknown): boolean {
-  const errors = Deno.errors as unknown as Record<string, (new () => Error) | undefined>;
+  const errors = deno().errors as Record<string, (new () => Error) | undefined>;
   return ["NotCapable", "PermissionDenied"].some((name) => {
     const type = errors[name];
     return type !== undefined && error instanceof type;
@@ -66,7 +84,7 @@ function isPermissionError(error: unknown): boolean {
 export function loadDenoCalls(): NativeCalls | LoadFailure {
   if (loaded !== undefined) return loaded;
   if (loadError !== undefined) return loadError;
-  const os = Deno.build.os;
+  const os = deno().build.os;
   if (os !== "linux" && os !== "darwin") {
     loadError = {
       code: "UNSUPPORTED",
@@ -87,7 +105,7 @@ export function loadDenoCalls(): NativeCalls | LoadFailure {
         ...SYMBOLS,
         [ERRNO_SYMBOL[os]]: { parameters: [], result: "pointer" },
       } as const;
-      const library = Deno.dlopen(path, symbols);
+      const library = deno().dlopen(path, symbols);
       loaded = bind(os, library.symbols as unknown as Symbols, ERRNO_SYMBOL[os]);
       return loaded;
     } catch (error) {
@@ -115,7 +133,7 @@ interface Symbols {
 }
 
 function bind(os: Os, symbols: Symbols, errnoSymbol: string): NativeCalls {
-  const errnoLocation = symbols[errnoSymbol] as () => Deno.PointerValue;
+  const errnoLocation = symbols[errnoSymbol] as () => object | null;
   const directory = FD_DIRECTORY[os];
   return {
     os,
@@ -125,13 +143,13 @@ function bind(os: Os, symbols: Symbols, errnoSymbol: string): NativeCalls {
     getpeername: (fd, address, length) => symbols.getpeername(fd, address, length),
     errno(): number {
       const pointer = errnoLocation();
-      return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
+      return pointer === null ? 0 : new (deno().UnsafePointerView)(pointer).getInt32();
     },
     listFds(): number[] | undefined {
       if (!granted({ name: "read", path: directory })) return undefined;
       try {
         const fds: number[] = [];
-        for (const entry of Deno.readDirSync(directory)) {
+        for (const entry of deno().readDirSync(directory)) {
           const fd = Number(entry.name);
           if (Number.isInteger(fd)) fds.push(fd);
         }

@@ -253,6 +253,8 @@ export interface FdSearchStats {
   scans: number;
   /** Descriptors probed (getsockname calls) over all scans. */
   probed: number;
+  /** Scans that probed descriptors by number because they could not be listed. */
+  unlistedScans: number;
   /** Lookups answered from the per-object cache (after checking the descriptor still matches). */
   cacheHits: number;
   /** Lookups answered from the last scan's map. */
@@ -282,7 +284,13 @@ export interface FdSearchStats {
  */
 export class FdFinder {
   /** Search counters. */
-  readonly stats: FdSearchStats = { scans: 0, probed: 0, cacheHits: 0, mapHits: 0 };
+  readonly stats: FdSearchStats = {
+    scans: 0,
+    probed: 0,
+    unlistedScans: 0,
+    cacheHits: 0,
+    mapHits: 0,
+  };
   #calls: NativeCalls;
   #cache = new WeakMap<object, number>();
   #map = new Map<string, number>();
@@ -345,6 +353,7 @@ export class FdFinder {
     }
     // Without a listing, probe in order: the kernel hands out the lowest free descriptor, so
     // sockets sit low and the search usually stops early.
+    this.stats.unlistedScans++;
     const limit = Math.min(calls.maxFds(), 65536);
     for (let fd = 0; fd < limit; fd++) {
       this.stats.probed++;

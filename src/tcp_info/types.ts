@@ -124,7 +124,7 @@ export interface TcpInfo {
   readonly rto?: number;
   /** Delayed-ACK timeout (µs; Linux). */
   readonly ato?: number;
-  /** Sender maximum segment size (bytes). */
+  /** Sender maximum segment size (bytes; macOS: `tcpi_maxseg`). */
   readonly sndMss?: number;
   /** Receiver's estimate of the peer's MSS (bytes; Linux). */
   readonly rcvMss?: number;
@@ -162,13 +162,16 @@ export interface TcpInfo {
   readonly rcvRtt?: number;
   /** Receive buffer space the receiver autotuning aims for (bytes; Linux). */
   readonly rcvSpace?: number;
-  /** Segments retransmitted over the connection's life (segments). */
+  /** Segments retransmitted over the connection's life (segments; macOS: packets). */
   readonly totalRetrans?: number;
   /** Current pacing rate (bytes/s; `Infinity` when unlimited; Linux 3.15+). */
   readonly pacingRate?: number;
   /** Pacing rate cap, `SO_MAX_PACING_RATE` (bytes/s; `Infinity` when unlimited; Linux 3.15+). */
   readonly maxPacingRate?: number;
-  /** Bytes the peer acknowledged; counts the SYN, so N data bytes give N + 1 (bytes; Linux 4.1+). */
+  /**
+   * Bytes the peer acknowledged (bytes; Linux 4.1+). On the side that connected, the SYN counts as
+   * one: N data bytes acknowledged read N + 1. On the side that accepted, the SYN-ACK does not.
+   */
   readonly bytesAcked?: number;
   /** Data bytes received in order (bytes; Linux 4.1+; macOS: payload bytes received). */
   readonly bytesReceived?: number;
@@ -198,7 +201,7 @@ export interface TcpInfo {
   readonly deliveredCe?: number;
   /** Data bytes sent, retransmissions included (bytes; Linux 4.19+; macOS: payload bytes). */
   readonly bytesSent?: number;
-  /** Data bytes retransmitted (bytes; Linux 4.19+). */
+  /** Data bytes retransmitted (bytes; Linux 4.19+; macOS). */
   readonly bytesRetrans?: number;
   /** Duplicate segments reported by DSACK: spurious retransmissions (segments; Linux 4.19+). */
   readonly dsackDups?: number;
@@ -206,9 +209,9 @@ export interface TcpInfo {
   readonly reordSeen?: number;
   /** Packets received out of order (packets; Linux 5.4+). */
   readonly rcvOoopack?: number;
-  /** Peer's advertised receive window, scaled (bytes; Linux 5.4+; reads 0 on 5.4-5.7 builds). */
+  /** Peer's advertised receive window, scaled (bytes; Linux 5.4+; macOS). */
   readonly sndWnd?: number;
-  /** Receive window we advertise, scaled (bytes; Linux 6.2+). */
+  /** Receive window we advertise, scaled (bytes; Linux 6.2+; macOS). */
   readonly rcvWnd?: number;
   /** PLB or timeout-triggered rehash attempts (count; Linux 6.2+). */
   readonly rehash?: number;

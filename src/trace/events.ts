@@ -9,7 +9,10 @@
  * @module
  */
 
+import type { ConnectionHandle, ConnectionStats } from "../pool/connection_info.ts";
 import type { NetAddress } from "../runtime/socket.ts";
+import type { TcpInfo } from "../tcp_info/types.ts";
+import type { TcpWarning } from "../tcp_info/warnings.ts";
 import type { Timings } from "./timings.ts";
 
 /** The request an event belongs to. */
@@ -109,25 +112,6 @@ export class GetConnEvent extends TraceEvent {
 }
 
 /**
- * A connection as trace events hand it out: enough to identify it and to read its TCP_INFO
- * (`tcpInfo(event.connection)` from `@wirefetch/fetch/tcp-info`).
- */
-export interface ConnectionHandle {
-  /** The connection's id, as in `connectionId`. */
-  readonly id: number;
-  /** Our end. */
-  readonly localAddress: NetAddress;
-  /** The server's end. */
-  readonly remoteAddress: NetAddress;
-  /** The socket's file descriptor when the runtime exposes it (Bun, Node), else -1. */
-  readonly fd: number;
-  /** The negotiated ALPN protocol for https, else null. */
-  readonly alpnProtocol: string | null;
-  /** The TLS version for https when the runtime exposes it (Bun, Node), else null. */
-  readonly tlsVersion: string | null;
-}
-
-/**
  * `gotconn`: the request has a connection.
  *
  * @example
@@ -149,6 +133,8 @@ export class GotConnEvent extends TraceEvent {
   readonly remoteAddress: NetAddress;
   /** The connection itself, for `tcpInfo()`. */
   readonly connection: ConnectionHandle;
+  /** TCP_INFO taken right after a new connection opened (client option `tcpInfo`). */
+  readonly tcpInfo: TcpInfo | undefined;
   /** Creates the event. */
   constructor(
     subject: TraceSubject,
@@ -156,6 +142,7 @@ export class GotConnEvent extends TraceEvent {
     reused: boolean,
     wasIdle: boolean,
     idleTime: number,
+    tcpInfo?: TcpInfo,
   ) {
     super("gotconn", subject, connection.id);
     this.reused = reused;
@@ -164,6 +151,7 @@ export class GotConnEvent extends TraceEvent {
     this.localAddress = connection.localAddress;
     this.remoteAddress = connection.remoteAddress;
     this.connection = connection;
+    this.tcpInfo = tcpInfo;
   }
 }
 
@@ -470,20 +458,29 @@ export class ConnCloseEvent extends TraceEvent {
   readonly bytesRead: number;
   /** Bytes sent on it. */
   readonly bytesWritten: number;
+  /** Its counters and timestamps (read/write times are kept with the `tcpInfo` option). */
+  readonly stats: ConnectionStats;
+  /** TCP_INFO taken just before it closed (client option `tcpInfo`). */
+  readonly tcpInfo: TcpInfo | undefined;
+  /** What that snapshot shows worth attention (retransmits, loss, limited time, ...). */
+  readonly warnings: readonly TcpWarning[];
   /** Creates the event. */
   constructor(
     subject: TraceSubject,
     connectionId: number,
     reason: string,
-    requestsServed: number,
-    bytesRead: number,
-    bytesWritten: number,
+    stats: ConnectionStats,
+    tcpInfo?: TcpInfo,
+    warnings: readonly TcpWarning[] = [],
   ) {
     super("connclose", subject, connectionId);
     this.reason = reason;
-    this.requestsServed = requestsServed;
-    this.bytesRead = bytesRead;
-    this.bytesWritten = bytesWritten;
+    this.requestsServed = stats.requestsServed;
+    this.bytesRead = stats.bytesRead;
+    this.bytesWritten = stats.bytesWritten;
+    this.stats = stats;
+    this.tcpInfo = tcpInfo;
+    this.warnings = warnings;
   }
 }
 

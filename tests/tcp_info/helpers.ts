@@ -7,11 +7,17 @@
  */
 
 import type { TcpSocketLike } from "../../tcp_info.ts";
+import type { Socket } from "../../src/runtime/socket.ts";
 
-/** Which runtime runs the tests. */
-export const runtime: "deno" | "bun" = (globalThis as { Bun?: unknown }).Bun !== undefined
+/**
+ * Which runtime runs the tests. Node runs them too (scripts/test_node.mjs, against the npm build),
+ * where tcpInfo has no FFI and must say so.
+ */
+export const runtime: "deno" | "bun" | "node" = (globalThis as { Bun?: unknown }).Bun !== undefined
   ? "bun"
-  : "deno";
+  : (globalThis as { Deno?: unknown }).Deno !== undefined
+  ? "deno"
+  : "node";
 
 /** An IP endpoint as wirefetch's `NetAddress`. */
 export interface Endpoint {
@@ -43,10 +49,13 @@ function endpoint(address: string, port: number): Endpoint {
 }
 
 /**
- * A wirefetch-socket-shaped object for `client` with `fd: -1`, as wirefetch's Deno socket is: the
- * descriptor must be found by address.
+ * The part of wirefetch's `Socket` that `tcpInfo` reads, for `client`, with `fd: -1` as wirefetch's
+ * Deno socket has: the descriptor must be found by address. Typed with wirefetch's own interface,
+ * so type-checking the tests proves that a real `Socket` is an accepted target.
  */
-export function addressOnly(client: TestClient): TcpSocketLike {
+export function addressOnly(
+  client: TestClient,
+): Pick<Socket, "fd" | "localAddress" | "remoteAddress"> {
   return { fd: -1, localAddress: { ...client.local }, remoteAddress: { ...client.remote } };
 }
 
