@@ -7,11 +7,16 @@
  * cd npm && npm pack --dry-run # what would be published
  * ```
  *
- * The entry points are deno.json's `exports` (".", "./global"), plus "./tcp-info" when
- * `tcp_info.ts` exists. Compiler settings live in tsconfig.npm.json; `rewriteRelativeImportExtensions`
+ * The entry points are deno.json's `exports`, plus "./tcp-info" when `tcp_info.ts` exists and
+ * deno.json does not list it; an entry whose source starts with a shebang (httpstat.ts) becomes a
+ * `bin` instead. Compiler settings live in tsconfig.npm.json: `rewriteRelativeImportExtensions`
  * (TypeScript >= 5.7) turns the sources' "./x.ts" imports into "./x.js". Under Node the library
  * picks `node:net`/`node:tls` by itself (src/runtime/connector.ts), so the package has no
- * dependencies and no build-time shims.
+ * dependencies and no build-time shims. The result is checked on Node: every module entry point
+ * is imported and every command runs `--help`.
+ *
+ * Where `deno task` cannot install package.json's devDependencies (offline), run it as
+ * `DENO_NO_PACKAGE_JSON=1 deno task build:npm`, or `npm run build:npm`.
  *
  * @module
  */
@@ -119,13 +124,25 @@ if (leftovers.length > 0) {
   fail(`relative .ts imports left in the output:\n  ${leftovers.join("\n  ")}`);
 }
 
+// An entry point that starts with a shebang is a command (httpstat.ts runs when loaded): on JSR
+// it is an export for `deno run jsr:...`, on npm it becomes a `bin` with a Node shebang, and is
+// not exported, since importing it would run it.
 const exportsMap: Record<string, { types: string; default: string } | string> = {};
-const emitted: string[] = [];
+const bin: Record<string, string> = {};
+const libraries: string[] = [];
 for (const [subpath, source] of entries) {
   const base = `./esm/${source.replace(/\.ts$/, "")}`;
-  exportsMap[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
-  if (!await exists(join(out, `${base}.js`))) fail(`${base}.js was not emitted`);
-  emitted.push(join(out, `${base}.js`));
+  const js = join(out, `${base}.js`);
+  if (!await exists(js)) fail(`${base}.js was not emitted`);
+  if ((await Deno.readTextFile(join(root, source))).startsWith("#!")) {
+    const text = await Deno.readTextFile(js);
+    await Deno.writeTextFile(js, text.replace(/^#!.*/, "#!/usr/bin/env node"));
+    await Deno.chmod(js, 0o755);
+    bin[subpath.replace(/^\.\//, "")] = `${base}.js`;
+  } else {
+    exportsMap[subpath] = { types: `${base}.d.ts`, default: `${base}.js` };
+    libraries.push(js);
+  }
 }
 exportsMap["./package.json"] = "./package.json";
 
@@ -154,29 +171,39 @@ const manifest = {
   main: `./esm/${main}.js`,
   types: `./esm/${main}.d.ts`,
   exports: exportsMap,
+  ...(Object.keys(bin).length > 0 ? { bin } : {}),
   files,
   engines: { node: ">=20" },
   keywords: ["fetch", "http", "http1.1", "keep-alive", "connection-pool", "deno", "bun", "node"],
 };
 await Deno.writeTextFile(join(out, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
 
-// The package must load on Node with nothing but itself: import every entry point there.
+// The package must work on Node with nothing but itself: import every module entry point there,
+// and run every command with --help.
 const node = Deno.build.os === "windows" ? "node.exe" : "node";
-const check = emitted.map((path) => `await import(${JSON.stringify(pathToFileURL(path).href)});`)
-  .join("");
-try {
-  const loaded = await new Deno.Command(node, {
-    args: ["--input-type=module", "-e", check],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!loaded.success) fail("the built package does not load on Node");
-} catch (error) {
-  if (!(error instanceof Deno.errors.NotFound)) throw error;
-  console.warn("build:npm: node not found, skipped the load check");
+async function onNode(args: string[], what: string): Promise<boolean> {
+  try {
+    const result = await new Deno.Command(node, { args, stdout: "null", stderr: "inherit" })
+      .output();
+    if (!result.success) fail(`${what} fails on Node`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    console.warn("build:npm: node not found, skipped the checks on Node");
+    return false;
+  }
+}
+const imports = libraries.map((path) =>
+  `await import(${JSON.stringify(pathToFileURL(path).href)});`
+);
+if (await onNode(["--input-type=module", "-e", imports.join("")], "loading the package")) {
+  for (const [name, path] of Object.entries(bin)) {
+    await onNode([join(out, path), "--help"], `the ${name} command`);
+  }
 }
 
 console.log(
   `build:npm: ${manifest.name}@${manifest.version} in ${relative(Deno.cwd(), out) || "."}/ ` +
-    `(exports ${[...entries.keys()].join(", ")})`,
+    `(exports ${Object.keys(exportsMap).join(", ")}` +
+    (Object.keys(bin).length > 0 ? `; bin ${Object.keys(bin).join(", ")})` : ")"),
 );

@@ -1,8 +1,9 @@
 // Runs the test suite on Node against the npm build: builds npm/ (scripts/build_npm.ts), compiles
-// tests/**/*.ts to npm/test-build/tests/ with the same "./x.ts" → "./x.js" rewrite, links the
-// compiled tests' "../mod.js", "../global.js", "../src/..." onto the built files in npm/esm/, and
-// runs `node --test --expose-gc` on every *_test.js. The tests already use node:test and
-// node:assert, so they run unchanged.
+// tests/**/*.ts with the same "./x.ts" → "./x.js" rewrite into node_modules/.cache/wirefetch-node/
+// (where `deno test` and `bun test` do not look for test files), links the compiled tests'
+// "../mod.js", "../global.js", "../src/..." onto the built files in npm/esm/, and runs
+// `node --test --expose-gc` on every *_test.js. The tests already use node:test and node:assert,
+// so they run unchanged.
 //
 //   node scripts/test_node.mjs                        build, then the whole suite
 //   node scripts/test_node.mjs tests/fetch_test.ts    only some files (or directories)
@@ -22,12 +23,15 @@ import {
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
+import { createRequire } from "node:module";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Loaded with require rather than `import ts from "typescript"`: `deno check scripts/` would
+// otherwise resolve the bare specifier against package.json and try to install it.
+const ts = createRequire(import.meta.url)("typescript");
 const npm = join(root, "npm");
 const esm = join(npm, "esm");
-const out = join(npm, "test-build");
+const out = join(root, "node_modules", ".cache", "wirefetch-node");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 
 const args = process.argv.slice(2);
@@ -98,8 +102,8 @@ for (const source of walk(tests)) {
   writeFileSync(target, outputText);
 }
 
-// What the tests import from outside tests/ is the built package: npm/test-build/mod.js is a link
-// to npm/esm/mod.js, npm/test-build/src to npm/esm/src. Node resolves links to their real path, so
+// What the tests import from outside tests/ is the built package: <out>/mod.js is a link to
+// npm/esm/mod.js, <out>/src to npm/esm/src. Node resolves links to their real path, so
 // a module reached through either path is loaded once (instanceof holds across them).
 for (const entry of readdirSync(esm, { withFileTypes: true })) {
   if (entry.isDirectory() || entry.name.endsWith(".js")) {
@@ -130,7 +134,7 @@ const probe = Object.keys(manifest.exports)
     return `{ const m = await import(${JSON.stringify(specifier)});
       const missing = ${names}.filter((n) => !(n in m));
       if (missing.length) throw new Error(${JSON.stringify(specifier)} + " lacks " + missing);
-      console.log("package export ${specifier}: " + Object.keys(m).join(", ")); }`;
+      console.log("package export ${specifier}: " + Object.keys(m).length + " names"); }`;
   })
   .join("\n");
 const probed = await run(process.execPath, ["--input-type=module", "-e", probe], { cwd: out });

@@ -58,6 +58,7 @@ class NodeAdaptedSocket implements Socket {
   readonly localAddress: NetAddress;
   readonly remoteAddress: NetAddress;
   readonly alpnProtocol: string | null;
+  readonly tlsVersion: string | null;
   readonly fd: number;
   #raw: NodeRawSocket;
   #listener: SocketListener | null = null;
@@ -67,12 +68,20 @@ class NodeAdaptedSocket implements Socket {
   // A terminal event that arrived before listen(), delivered by listen().
   #earlyEnd = false;
   #earlyError: WirefetchError | null = null;
+  // Whether the connection asked for read backpressure (pause() without a resume() since).
+  #paused = false;
 
   constructor(raw: NodeRawSocket) {
     this.#raw = raw;
     this.localAddress = address(raw.localAddress, raw.localPort, raw.localFamily);
     this.remoteAddress = address(raw.remoteAddress, raw.remotePort, raw.remoteFamily);
-    this.alpnProtocol = (raw as { alpnProtocol?: string | false }).alpnProtocol || null;
+    const secure = raw as {
+      alpnProtocol?: string | false | null;
+      getProtocol?: () => string | null;
+    };
+    this.alpnProtocol = secure.alpnProtocol || null;
+    // "TLSv1.3" on a TLS socket; plain sockets have no getProtocol.
+    this.tlsVersion = secure.getProtocol?.() ?? null;
     const handle = (raw as unknown as { _handle?: { fd?: number } | null })._handle;
     this.fd = typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : -1;
     // Attached now, not in listen(): between connect and listen the peer may already reset or
@@ -140,6 +149,8 @@ class NodeAdaptedSocket implements Socket {
       return;
     }
     this.#raw.on("data", this.#onData);
+    // Attaching 'data' starts the flow, unless pause() came first; honour a later resume() too.
+    if (!this.#paused) this.#raw.resume();
   }
 
   write(data: Uint8Array): Promise<void> | null {
@@ -162,11 +173,15 @@ class NodeAdaptedSocket implements Socket {
   }
 
   pause(): void {
+    this.#paused = true;
     this.#raw.pause();
   }
 
   resume(): void {
-    this.#raw.resume();
+    this.#paused = false;
+    // Before listen() there is no 'data' handler: a flowing stream would drop the bytes. listen()
+    // starts the flow then.
+    if (this.#listener !== null) this.#raw.resume();
   }
 
   unref(): void {
