@@ -173,7 +173,8 @@ const manifest = {
   exports: exportsMap,
   ...(Object.keys(bin).length > 0 ? { bin } : {}),
   files,
-  engines: { node: ">=20" },
+  // 20.4 added Symbol.asyncDispose, which `await using client` needs.
+  engines: { node: ">=20.4" },
   keywords: ["fetch", "http", "http1.1", "keep-alive", "connection-pool", "deno", "bun", "node"],
 };
 await Deno.writeTextFile(join(out, "package.json"), JSON.stringify(manifest, null, 2) + "\n");

@@ -7,7 +7,7 @@
  */
 
 import type { Socket, SocketConnector, TlsSettings } from "../runtime/socket.ts";
-import { interleave, race } from "./happy_eyeballs.ts";
+import { CONNECTION_ATTEMPT_DELAY, interleave, race } from "./happy_eyeballs.ts";
 import { ipFamily, type LookupAddress, type Resolver } from "./resolve.ts";
 
 /** Receives the phases of a dial. */
@@ -66,8 +66,12 @@ export class Dialer {
     this.resolver = resolver;
   }
 
-  /** Resolves, races and handshakes; rejects with a WirefetchError. */
-  async dial(target: DialTarget, observer: DialObserver | null): Promise<Socket> {
+  /** Resolves, races and handshakes; rejects with a WirefetchError. `signal` aborts the dial. */
+  async dial(
+    target: DialTarget,
+    observer: DialObserver | null,
+    signal?: AbortSignal,
+  ): Promise<Socket> {
     const { host, port, tls } = target;
     let addresses: readonly LookupAddress[];
     const family = ipFamily(host);
@@ -94,12 +98,13 @@ export class Dialer {
     try {
       const socket = await race(
         addresses,
-        (address, onTcpConnect) =>
+        (address, onTcpConnect, attemptSignal) =>
           connector.connect({
             hostname: address.address,
             port,
             tls,
             onTcpConnect,
+            signal: attemptSignal,
           }),
         observer === null && tls === null ? null : {
           onAttemptStart(address: LookupAddress): void {
@@ -113,6 +118,8 @@ export class Dialer {
             }
           },
         },
+        CONNECTION_ATTEMPT_DELAY,
+        signal,
       );
       if (tls !== null) observer?.onTlsDone(socket.alpnProtocol, undefined);
       return socket;

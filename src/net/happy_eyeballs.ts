@@ -20,10 +20,14 @@ export interface RaceObserver {
   onAttemptDone(address: LookupAddress, error: Error | undefined): void;
 }
 
-/** Opens one connection to one address; calls `onTcpConnect` when TCP is up (see Socket). */
+/**
+ * Opens one connection to one address; calls `onTcpConnect` when TCP is up (see Socket), and
+ * gives up when `signal` aborts (another attempt won, or the dial timed out).
+ */
 export type AttemptFunction = (
   address: LookupAddress,
   onTcpConnect: () => boolean,
+  signal: AbortSignal,
 ) => Promise<Socket>;
 
 /**
@@ -63,8 +67,18 @@ export function race(
   attempt: AttemptFunction,
   observer: RaceObserver | null,
   delay: number = CONNECTION_ATTEMPT_DELAY,
+  signal?: AbortSignal,
 ): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
+    const controllers: AbortController[] = [];
+    const abortOthers = (keep: AbortController | null): void => {
+      for (const c of controllers) if (c !== keep) c.abort();
+    };
+    signal?.addEventListener("abort", () => {
+      if (timer !== undefined) clearTimeout(timer);
+      next = addresses.length;
+      abortOthers(null);
+    }, { once: true });
     let next = 0;
     let running = 0;
     let won = false;
@@ -87,14 +101,19 @@ export function race(
       let connected = false;
       running++;
       observer?.onAttemptStart(address);
+      const controller = new AbortController();
+      controllers.push(controller);
       attempt(address, () => {
         if (won) return false;
         won = true;
         connected = true;
         if (timer !== undefined) clearTimeout(timer);
+        // The losers still waiting for TCP give up now instead of holding a socket for the
+        // OS's connect timeout.
+        abortOthers(controller);
         observer?.onAttemptDone(address, undefined);
         return true;
-      }).then(
+      }, controller.signal).then(
         (socket) => {
           running--;
           if (settled) {

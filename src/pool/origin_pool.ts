@@ -354,7 +354,8 @@ async function dialWithTimeout(
   observer: DialObserver | null,
   timeout: number,
 ): Promise<Socket> {
-  const connecting = dialer.dial(target, observer);
+  const controller = new AbortController();
+  const connecting = dialer.dial(target, observer, controller.signal);
   if (!(timeout > 0 && timeout < Infinity)) return await connecting;
   let timer: TimerHandle | null = null;
   const expired = new Promise<never>((_, reject) => {
@@ -365,7 +366,9 @@ async function dialWithTimeout(
           `connecting to ${target.host}:${target.port} took longer than ${timeout} ms`,
         ),
       );
-      // A socket that connects after we gave up must not leak.
+      // Stop attempts still waiting for TCP; a socket that connects after we gave up anyway
+      // must not leak.
+      controller.abort();
       connecting.then((socket) => socket.close(), () => {});
     }, timeout);
   });

@@ -165,6 +165,18 @@ function alpnWireFormat(protocols: readonly string[]): ArrayBuffer {
   return out.buffer;
 }
 
+// Like Node's, Bun's `ca` replaces the default roots; `caCerts` means extra roots (as Deno's
+// does), so the bundled roots are added back. Built once per set of extra certificates.
+let rootsFor: { extra: readonly string[]; all: string[] } | null = null;
+
+async function withSystemRoots(extra: readonly string[]): Promise<string[]> {
+  if (rootsFor !== null && rootsFor.extra === extra) return rootsFor.all;
+  const { rootCertificates } = await import("node:tls");
+  const all = [...rootCertificates, ...extra];
+  rootsFor = { extra, all };
+  return all;
+}
+
 const handlers = {
   open(raw: BunRawSocket): void {
     const socket: BunSocket = raw.data;
@@ -287,7 +299,7 @@ export const bunConnector: SocketConnector = {
         data: socket,
         tls: tls === null ? undefined : {
           serverName: tls.serverName,
-          ca: tls.caCerts ? [...tls.caCerts] : undefined,
+          ca: tls.caCerts ? await withSystemRoots(tls.caCerts) : undefined,
           rejectUnauthorized: !tls.insecure,
           ALPNProtocols: tls.alpnProtocols ? alpnWireFormat(tls.alpnProtocols) : undefined,
         },

@@ -174,8 +174,13 @@ export const denoConnector: SocketConnector = {
     const Deno = (globalThis as any).Deno;
     let conn: AnyConn;
     try {
-      conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+      conn = await Deno.connect({
+        hostname: options.hostname,
+        port: options.port,
+        signal: options.signal,
+      });
     } catch (error) {
+      if (options.signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
       throw toSocketError(error);
     }
     if (options.onTcpConnect?.() === false) {

@@ -295,12 +295,18 @@ export const nodeConnector: SocketConnector = {
     const tcp = net.connect({ host: bare(options.hostname), port: options.port, noDelay: true });
     // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
     tcp.setNoDelay(true);
+    const signal = options.signal;
+    const onAbort = (): void => {
+      tcp.destroy(new WirefetchError("ERR_SOCKET", ABANDONED));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     await settle(
       tcp,
       "connect",
       (error) => toSocketError(error),
       () => new WirefetchError("ERR_SOCKET", `connection to ${where} closed while connecting`),
     );
+    signal?.removeEventListener("abort", onAbort);
     let keep: boolean;
     try {
       keep = options.onTcpConnect?.() !== false;

@@ -56,6 +56,13 @@ export interface ConnectOptions {
    * with an `ERR_SOCKET` error whose message starts with "abandoned".
    */
   readonly onTcpConnect?: () => boolean;
+  /**
+   * Aborts a connection attempt still waiting for TCP (a Happy Eyeballs loser whose SYN goes
+   * unanswered would otherwise hold a socket for the OS's whole connect timeout). The connector
+   * rejects with the {@linkcode ABANDONED} error. Bun cannot cancel before TCP is up; there the
+   * attempt is closed as soon as it connects, through `onTcpConnect`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The message of the error a connector rejects with when `onTcpConnect` returned false. */

@@ -64,6 +64,33 @@ describe("happy eyeballs", () => {
     assert.equal(loserVerdict, false);
   });
 
+  it("aborts an attempt still waiting for TCP once another connects", async () => {
+    let loserAborted = false;
+    await race(
+      [v6, v4],
+      (address, onTcp, signal) => {
+        if (address === v6) {
+          // An unreachable address: only the abort ends this attempt.
+          return new Promise((_, reject) => {
+            signal.addEventListener("abort", () => {
+              loserAborted = true;
+              reject(new Error(ABANDONED));
+            });
+          });
+        }
+        return new Promise((resolve) => {
+          setTimeout(() => {
+            onTcp();
+            resolve(fakeSocket("v4", []));
+          }, 5);
+        });
+      },
+      null,
+      10,
+    );
+    assert.equal(loserAborted, true);
+  });
+
   it("rejects with the last error when every attempt fails", async () => {
     const error = await race(
       [v6, v4],
