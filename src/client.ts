@@ -144,7 +144,7 @@ function positive(value: number | undefined, fallback: number, name: string): nu
  * console.log(client.stats().total); // { open: 1, idle: 1, active: 0, ... }
  * ```
  */
-export class Client extends EventTarget implements ClientContext, PoolHost {
+export class Client extends EventTarget {
   /**
    * Fetches with this client's pool; same signature as the global fetch, usable unbound
    * (`const { fetch } = client`).

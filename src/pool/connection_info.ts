@@ -32,11 +32,13 @@ export interface ConnectionStats {
   readonly openedAt: number;
   /** When it closed. */
   readonly closedAt: number;
-  /** First and last time bytes arrived (kept with the `tcpInfo` option). */
+  /** First time bytes arrived (kept with the `tcpInfo` option). */
   readonly firstReadAt: number;
+  /** Last time bytes arrived (kept with the `tcpInfo` option). */
   readonly lastReadAt: number;
-  /** First and last time bytes were written (kept with the `tcpInfo` option). */
+  /** First time bytes were written (kept with the `tcpInfo` option). */
   readonly firstWriteAt: number;
+  /** Last time bytes were written (kept with the `tcpInfo` option). */
   readonly lastWriteAt: number;
   /** Bytes received. */
   readonly bytesRead: number;
