@@ -5,18 +5,13 @@
  */
 
 import { WirefetchError } from "./errors.ts";
-import { type ClientContext, type ConnectionSubject, FetchTask } from "./exchange.ts";
+import { type ConnectionSubject, FetchTask } from "./exchange.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
 import { BodyLeakEvent, ConnCloseEvent, PhaseEvent, type TraceSubject } from "./trace/events.ts";
 import { warnings } from "./tcp_info/warnings.ts";
-import {
-  OriginPool,
-  type PoolHost,
-  type PoolSettings,
-  type PoolStats,
-} from "./pool/origin_pool.ts";
+import { OriginPool, type PoolSettings, type PoolStats } from "./pool/origin_pool.ts";
 import { toRequestSpec } from "./request.ts";
 import { defaultConnector } from "./runtime/connector.ts";
 
