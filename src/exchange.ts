@@ -35,7 +35,7 @@ import {
   WroteHeaderFieldEvent,
   WroteRequestEvent,
 } from "./trace/events.ts";
-import { attachTimings, TimingMarks } from "./trace/timings.ts";
+import { TimingMarks } from "./trace/timings.ts";
 
 /** What a fetch needs from its client. */
 export interface ClientContext {
@@ -253,7 +253,6 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   /** Hands the Response to the caller. */
   deliver(response: Response): void {
     this.delivered = true;
-    attachTimings(response, this.marks);
     this.#resolve(response);
   }
 
@@ -663,7 +662,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }, this);
     let response: Response;
     try {
-      response = makeResponse(head, stream, task.spec.url.href, task.redirects > 0);
+      response = makeResponse(head, stream, task.spec.url.href, task.redirects > 0, task.marks);
     } catch (error) {
       this.#protocolFailure(error);
       return;
@@ -702,7 +701,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.#pending = null;
       let response: Response;
       try {
-        response = makeResponse(head, body, task.spec.url.href, task.redirects > 0);
+        response = makeResponse(head, body, task.spec.url.href, task.redirects > 0, task.marks);
       } catch (error) {
         task.fail(
           new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),

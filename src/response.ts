@@ -7,12 +7,15 @@
  */
 
 import type { ResponseHead } from "./h1/response_parser.ts";
+import { TIMING_MARKS, type TimingMarks } from "./trace/timings.ts";
 
 /**
  * A global `Response` whose `url` and `redirected` reflect the request that produced it (the
  * `Response` constructor cannot set them).
  */
 export class FetchResponse extends Response {
+  /** The timing marks of the request that produced this response. */
+  readonly [TIMING_MARKS]: TimingMarks | null;
   #url: string;
   #redirected: boolean;
 
@@ -26,10 +29,17 @@ export class FetchResponse extends Response {
    * console.log(response.url, response instanceof Response);
    * ```
    */
-  constructor(body: BodyInit | null, init: ResponseInit, url: string, redirected: boolean) {
+  constructor(
+    body: BodyInit | null,
+    init: ResponseInit,
+    url: string,
+    redirected: boolean,
+    marks: TimingMarks | null = null,
+  ) {
     super(body, init);
     this.#url = url;
     this.#redirected = redirected;
+    this[TIMING_MARKS] = marks;
   }
 
   /** The final URL, after redirects. */
@@ -78,6 +88,7 @@ export function makeResponse(
   body: Uint8Array | ReadableStream<Uint8Array> | null,
   url: string,
   redirected: boolean,
+  marks: TimingMarks | null = null,
 ): Response {
   const init: ResponseInit = {
     status: head.status,
@@ -86,13 +97,13 @@ export function makeResponse(
   };
   if (isNullBodyStatus(head.status)) body = null;
   try {
-    return new FetchResponse(body as BodyInit | null, init, url, redirected);
+    return new FetchResponse(body as BodyInit | null, init, url, redirected, marks);
   } catch (error) {
     // A reason phrase with bytes the Response constructor rejects is not worth failing the
     // request for: RFC 9112 §4 says clients should ignore the reason phrase.
     if (head.statusText !== "") {
       init.statusText = "";
-      return new FetchResponse(body as BodyInit | null, init, url, redirected);
+      return new FetchResponse(body as BodyInit | null, init, url, redirected, marks);
     }
     throw error;
   }
