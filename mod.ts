@@ -62,6 +62,7 @@ export {
   RetryEvent,
   TlsHandshakeDoneEvent,
   TlsHandshakeStartEvent,
+  TRACE_EVENT_TYPES,
   TraceEvent,
   type TraceSubject,
   WroteHeaderFieldEvent,

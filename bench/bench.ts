@@ -433,7 +433,7 @@ async function loadCandidates(): Promise<Candidate[]> {
     const listener = (): void => {
       seen++;
     };
-    for (const type of TRACE_TYPES) traced.addEventListener(type, listener);
+    for (const type of mod.TRACE_EVENT_TYPES) traced.addEventListener(type, listener);
     return [
       {
         name: "wirefetch traced",
@@ -460,33 +460,6 @@ async function loadCandidates(): Promise<Candidate[]> {
   }
   return [plain, native];
 }
-
-const TRACE_TYPES = [
-  "getconn",
-  "gotconn",
-  "putidleconn",
-  "dnsstart",
-  "dnsdone",
-  "connectstart",
-  "connectdone",
-  "tlshandshakestart",
-  "tlshandshakedone",
-  "wroteheaderfield",
-  "wroteheaders",
-  "wait100continue",
-  "wroterequest",
-  "gotfirstresponsebyte",
-  "got1xxresponse",
-  "got100continue",
-  "queued",
-  "dequeued",
-  "connclose",
-  "idletimeout",
-  "retry",
-  "redirect",
-  "responsedone",
-  "bodyleak",
-];
 
 function processCwd(): string {
   return (globalThis as { process?: { cwd(): string } }).process?.cwd() ?? ".";

@@ -25,6 +25,44 @@ export interface TraceSubject {
   readonly url: string;
 }
 
+/**
+ * Every trace event type, in the order they occur for one request (connection-level events
+ * last). Handy to listen to everything.
+ *
+ * @example
+ * ```ts
+ * import { Client, TRACE_EVENT_TYPES } from "@wirefetch/fetch";
+ * const client = new Client();
+ * for (const type of TRACE_EVENT_TYPES) client.addEventListener(type, (e) => console.log(e.type));
+ * ```
+ */
+export const TRACE_EVENT_TYPES: readonly string[] = Object.freeze([
+  "getconn",
+  "queued",
+  "dnsstart",
+  "dnsdone",
+  "connectstart",
+  "connectdone",
+  "tlshandshakestart",
+  "tlshandshakedone",
+  "dequeued",
+  "gotconn",
+  "wroteheaderfield",
+  "wroteheaders",
+  "wait100continue",
+  "wroterequest",
+  "gotfirstresponsebyte",
+  "got1xxresponse",
+  "got100continue",
+  "redirect",
+  "retry",
+  "putidleconn",
+  "responsedone",
+  "idletimeout",
+  "connclose",
+  "bodyleak",
+]);
+
 // A timestamp the next event takes instead of reading the clock: the request already read it
 // for its timings, and performance.now() costs as much as building the event on some runtimes.
 let stamp = -1;

@@ -17,6 +17,7 @@ import {
   type RetryEvent,
   timingsOf,
   type TlsHandshakeDoneEvent,
+  TRACE_EVENT_TYPES,
   type TraceEvent,
   type WroteHeaderFieldEvent,
 } from "../../mod.ts";
@@ -28,37 +29,10 @@ import {
   startRawServer,
 } from "../support/servers.ts";
 
-const TYPES = [
-  "getconn",
-  "gotconn",
-  "putidleconn",
-  "dnsstart",
-  "dnsdone",
-  "connectstart",
-  "connectdone",
-  "tlshandshakestart",
-  "tlshandshakedone",
-  "wroteheaderfield",
-  "wroteheaders",
-  "wait100continue",
-  "wroterequest",
-  "gotfirstresponsebyte",
-  "got1xxresponse",
-  "got100continue",
-  "queued",
-  "dequeued",
-  "connclose",
-  "idletimeout",
-  "retry",
-  "redirect",
-  "responsedone",
-  "bodyleak",
-];
-
 /** Records every trace event a target receives. */
 function record(target: EventTarget): TraceEvent[] {
   const events: TraceEvent[] = [];
-  for (const type of TYPES) {
+  for (const type of TRACE_EVENT_TYPES) {
     target.addEventListener(type, (event) => events.push(event as TraceEvent));
   }
   return events;
