@@ -20,18 +20,27 @@ import { Client, type ClientOptions, defaultClient } from "./src/client.ts";
 let original: typeof globalThis.fetch | null = null;
 
 /**
- * Replaces `globalThis.fetch` with wirefetch's. With options, a new {@linkcode Client} serves
- * it; without, the default client. Returns a function that restores the previous fetch.
+ * Replaces `globalThis.fetch` with wirefetch's. Pass a {@linkcode Client} (to listen to its
+ * trace events), or options for a new one; without either, the default client serves it.
+ * Returns a function that restores the previous fetch.
  *
  * @example
  * ```ts
+ * import { Client } from "@wirefetch/fetch";
  * import { install } from "@wirefetch/fetch/global";
- * const restore = install({ maxConnectionsPerHost: 16 });
+ *
+ * const client = new Client({ maxConnectionsPerHost: 16 });
+ * client.addEventListener("gotconn", (e) => console.log(e.type));
+ * const restore = install(client);
  * restore();
  * ```
  */
-export function install(options?: ClientOptions): () => void {
-  const client = options === undefined ? defaultClient : new Client(options);
+export function install(clientOrOptions?: Client | ClientOptions): () => void {
+  const client = clientOrOptions === undefined
+    ? defaultClient
+    : clientOrOptions instanceof Client
+    ? clientOrOptions
+    : new Client(clientOrOptions);
   if (original === null) original = globalThis.fetch;
   const replacement = client.fetch as typeof globalThis.fetch;
   globalThis.fetch = replacement;

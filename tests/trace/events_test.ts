@@ -466,6 +466,32 @@ describe("trace events", () => {
     }
   });
 
+  it("dispatches nothing without listeners and only the listened types with some", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    const dispatch = EventTarget.prototype.dispatchEvent;
+    const dispatched: string[] = [];
+    EventTarget.prototype.dispatchEvent = function (event: Event): boolean {
+      if (event instanceof Event && TRACE_EVENT_TYPES.includes(event.type)) {
+        dispatched.push(event.type);
+      }
+      return dispatch.call(this, event);
+    };
+    const quiet = new Client();
+    const partial = new Client();
+    partial.addEventListener("gotconn", () => {});
+    try {
+      for (let i = 0; i < 3; i++) await (await quiet.fetch(server.url)).text();
+      assert.deepEqual(dispatched, []);
+      for (let i = 0; i < 3; i++) await (await partial.fetch(server.url)).text();
+      assert.deepEqual(dispatched, ["gotconn", "gotconn", "gotconn"]);
+    } finally {
+      EventTarget.prototype.dispatchEvent = dispatch;
+      await quiet.close();
+      await partial.close();
+      await server.close();
+    }
+  });
+
   it("timingsOf returns undefined for responses wirefetch did not make", () => {
     assert.equal(timingsOf(new Response("x")), undefined);
   });
