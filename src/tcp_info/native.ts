@@ -259,6 +259,8 @@ export interface FdSearchStats {
   cacheHits: number;
   /** Lookups answered from the last scan's map. */
   mapHits: number;
+  /** Lookups answered by one of the most recently found descriptors. */
+  recentHits: number;
 }
 
 /**
@@ -290,10 +292,15 @@ export class FdFinder {
     unlistedScans: 0,
     cacheHits: 0,
     mapHits: 0,
+    recentHits: 0,
   };
   #calls: NativeCalls;
   #cache = new WeakMap<object, number>();
   #map = new Map<string, number>();
+  // Descriptors found most recently, newest first. A closed connection frees its descriptor and
+  // the kernel hands the lowest free number to the next socket, so a new connection usually
+  // sits on one of these: two system calls instead of a scan of every descriptor.
+  #recent: number[] = [];
 
   /**
    * A finder over one binding.
@@ -325,13 +332,29 @@ export class FdFinder {
     const mapped = this.#map.get(key);
     if (mapped !== undefined && socketKey(this.#calls, mapped) === key) {
       this.stats.mapHits++;
-      this.#cache.set(owner, mapped);
+      this.#remember(owner, mapped);
       return mapped;
+    }
+    for (const fd of this.#recent) {
+      if (socketKey(this.#calls, fd) === key) {
+        this.stats.recentHits++;
+        this.#remember(owner, fd);
+        return fd;
+      }
     }
     const found = this.#scan(key);
     if (found === undefined) this.#cache.delete(owner);
-    else this.#cache.set(owner, found);
+    else this.#remember(owner, found);
     return found;
+  }
+
+  #remember(owner: object, fd: number): void {
+    this.#cache.set(owner, fd);
+    const recent = this.#recent;
+    const index = recent.indexOf(fd);
+    if (index >= 0) recent.splice(index, 1);
+    recent.unshift(fd);
+    if (recent.length > 8) recent.length = 8;
   }
 
   #scan(key: string): number | undefined {

@@ -121,7 +121,26 @@ describe("FdFinder", () => {
     counts.getsockname = 0;
     const missing = conn(7000);
     assert.equal(finder.find(missing, targetKey(missing)!), undefined);
-    assert.equal(counts.getsockname, 65536);
+    // The recently found descriptor 5 first, then the probe up to the cap.
+    assert.equal(counts.getsockname, 1 + 65536);
+  });
+
+  it("tries the most recently found descriptors before scanning (the kernel reuses them)", () => {
+    const { calls, table, counts } = fake("linux");
+    table.set(7, { local: ["10.0.0.1", 8000], remote: ["10.0.0.2", 80] });
+    table.set(8, { local: ["10.0.0.1", 8001], remote: ["10.0.0.2", 80] });
+    const finder = new FdFinder(calls);
+    const first = conn(8000);
+    assert.equal(finder.find(first, targetKey(first)!), 7);
+    assert.equal(finder.stats.scans, 1);
+    // The connection on 7 closes and a new one gets descriptor 7.
+    table.set(7, { local: ["10.0.0.1", 8002], remote: ["10.0.0.2", 80] });
+    counts.getsockname = 0;
+    const next = conn(8002);
+    assert.equal(finder.find(next, targetKey(next)!), 7);
+    assert.equal(finder.stats.scans, 1, "no scan");
+    assert.equal(finder.stats.recentHits, 1);
+    assert.equal(counts.getsockname, 1);
   });
 
   it("decodes macOS sockaddrs and TCP_CONNECTION_INFO through the same path", () => {

@@ -245,7 +245,7 @@ if (runtime !== "node") {
           runtime === "deno" ? client.target : addressOnly(client)
         );
         const before = fdSearchStats() ??
-          { scans: 0, probed: 0, unlistedScans: 0, cacheHits: 0, mapHits: 0 };
+          { scans: 0, probed: 0, unlistedScans: 0, cacheHits: 0, mapHits: 0, recentHits: 0 };
         const fds = targets.map((target, i) => {
           const result = tcpInfo(target);
           const info = infoOf(result);
@@ -275,10 +275,14 @@ if (runtime !== "node") {
           }, `connection ${i}`);
         });
 
-        // One scan served all 200 lookups (the first one scanned, the rest hit its map)...
+        // One scan served all 200 lookups: the rest hit its map, or one of the recently found
+        // descriptors (which the kernel reuses for new sockets) before any scan...
         const afterFirst = fdSearchStats()!;
         assert.equal(afterFirst.scans - before.scans, 1);
-        assert.equal(afterFirst.mapHits - before.mapHits, COUNT - 1);
+        assert.equal(
+          afterFirst.mapHits - before.mapHits + afterFirst.recentHits - before.recentHits,
+          COUNT - 1,
+        );
         // ...and asking again rescans nothing: every target's descriptor is cached.
         for (const [i, target] of targets.entries()) assert.equal(tcpInfo(target).fd, fds[i]);
         const afterSecond = fdSearchStats()!;
