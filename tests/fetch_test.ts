@@ -562,3 +562,61 @@ describe("fetch responses", () => {
     }
   });
 });
+
+describe("content coding", () => {
+  it("decodes gzip and deflate bodies, small and streamed, as fetch does", async () => {
+    const { gzipSync, deflateSync } = await import("node:zlib");
+    const big = "wirefetch ".repeat(200_000);
+    const server = await startRawServer(async (socket) => {
+      while (!socket.destroyed) {
+        const request = await readRequest(socket);
+        const [coding, text] = request.target === "/deflate"
+          ? ["deflate", "small deflate"]
+          : request.target === "/big"
+          ? ["gzip", big]
+          : ["gzip", "small gzip"];
+        const bytes = coding === "gzip" ? gzipSync(text) : deflateSync(text);
+        socket.write(
+          `HTTP/1.1 200 OK\r\ncontent-encoding: ${coding}\r\ncontent-length: ${bytes.length}\r\n\r\n`,
+        );
+        socket.write(bytes);
+      }
+    });
+    try {
+      await withClient(async (client) => {
+        assert.equal(await (await client.fetch(`${server.url}/gzip`)).text(), "small gzip");
+        assert.equal(await (await client.fetch(`${server.url}/deflate`)).text(), "small deflate");
+        const response = await client.fetch(`${server.url}/big`);
+        assert.equal(response.headers.get("content-encoding"), "gzip");
+        assert.equal(await response.text(), big);
+        assert.equal(client.stats().total.idle, 1);
+        assert.equal(server.accepted, 1);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("errors the body of a corrupt gzip stream and leaves other codings undecoded", async () => {
+    const server = await startRawServer(async (socket) => {
+      while (!socket.destroyed) {
+        const request = await readRequest(socket);
+        socket.write(
+          request.target === "/br"
+            ? "HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 3\r\n\r\nabc"
+            : "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 9\r\n\r\nnot gzip!",
+        );
+      }
+    });
+    try {
+      await withClient(async (client) => {
+        const corrupt = await client.fetch(`${server.url}/bad`);
+        await assert.rejects(corrupt.text());
+        const br = await client.fetch(`${server.url}/br`);
+        assert.equal(await br.text(), "abc");
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
