@@ -620,3 +620,23 @@ describe("content coding", () => {
     }
   });
 });
+
+describe("addresses", () => {
+  it("fetches from an IPv6 literal with a bracketed Host header", async () => {
+    let host = "";
+    const server = await startRawServer(async (socket) => {
+      const request = await readRequest(socket);
+      host = request.headers.host;
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nv6");
+    }, { host: "::1" });
+    try {
+      await withClient(async (client) => {
+        const response = await client.fetch(`http://[::1]:${server.port}/`);
+        assert.equal(await response.text(), "v6");
+        assert.equal(host, `[::1]:${server.port}`);
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
