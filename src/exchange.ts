@@ -57,6 +57,17 @@ export interface ClientContext {
 
 let nextRequestId = 1;
 
+/** The abort listener of a request, holding it weakly (see FetchTask's constructor). */
+class AbortLink implements EventListenerObject {
+  #task: WeakRef<FetchTask>;
+  constructor(task: FetchTask) {
+    this.#task = new WeakRef(task);
+  }
+  handleEvent(): void {
+    this.#task.deref()?.handleEvent();
+  }
+}
+
 /** What a connection remembers of the last traced request it served, for its close events. */
 export interface ConnectionSubject extends TraceSubject {
   /** That request's own trace target. */
@@ -120,7 +131,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
   }
   if (spec.closeAfter) list.push("connection", "close");
   task.headerList = list;
-  return encodeRequestHead(spec.method, url.pathname + url.search, list);
+  // URL.search is "" for both "/a" and "/a?": keep the bare "?" the caller wrote.
+  const search = url.search !== ""
+    ? url.search
+    : url.href.slice(0, url.href.length - url.hash.length).endsWith("?")
+    ? "?"
+    : "";
+  return encodeRequestHead(spec.method, url.pathname + search, list);
 }
 
 /**
@@ -160,6 +177,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   redirects = 0;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
+  #abortLink: AbortLink | null = null;
 
   /**
    * Starts a request. Throws TypeError for a request that cannot be encoded.
@@ -185,7 +203,10 @@ export class FetchTask implements EventListenerObject, TraceSubject {
         this.#reject(signal.reason);
         return;
       }
-      signal.addEventListener("abort", this);
+      // Held weakly: a long-lived signal must not keep a forgotten response's request (and so
+      // its connection) reachable, or the connection could never be reclaimed.
+      this.#abortLink = new AbortLink(this);
+      signal.addEventListener("abort", this.#abortLink);
     }
     this.start(false);
   }
@@ -269,7 +290,10 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   finish(): void {
     if (this.done) return;
     this.done = true;
-    this.spec.signal?.removeEventListener("abort", this);
+    if (this.#abortLink !== null) {
+      this.spec.signal?.removeEventListener("abort", this.#abortLink);
+      this.#abortLink = null;
+    }
   }
 
   /** The abort signal fired. */
@@ -486,6 +510,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
           marks.reused ? undefined : connection.openInfo,
         ),
       );
+    }
+    if (this.#over) {
+      // A trace listener aborted the request: nothing was sent, so the connection is as good
+      // as it was; pass it on rather than writing a request nobody waits for.
+      connection.subject = null;
+      this.pool.giveBack(connection);
+      return;
     }
     connection.dispatch(this);
   }

@@ -191,29 +191,52 @@ function extractBody(init: unknown): Extracted | Promise<Extracted> {
       contentType,
     }));
   }
+  if (typeof init === "object" && init !== null && Symbol.asyncIterator in init) {
+    return {
+      body: { kind: "stream", stream: iterableStream(init as AsyncIterable<unknown>), length: -1 },
+      contentType: null,
+    };
+  }
+  // Anything else is converted to a string, as the Fetch standard's USVString branch does.
   return {
     body: { kind: "bytes", bytes: encoder.encode(String(init)) },
     contentType: "text/plain;charset=UTF-8",
   };
 }
 
-// A Request's body is only visible as a stream. Read a little of it: a body made from a string
-// or buffer ends at once and goes out with Content-Length (which many servers require); a real
-// stream is sent chunked, starting with what was read.
+// A Request's body is only visible as a stream. Take what it yields without waiting (a body
+// made from a string or buffer is all there at once) for up to one macrotask: if it ends, it
+// goes out with Content-Length, which many servers require; a real stream is sent chunked,
+// starting at once with what was read, so neither a slow producer nor an abort waits on us.
 const PROBE_LIMIT = 1 << 20;
+const WINDOW_CLOSED = Symbol("window closed");
 
 async function probeStream(stream: ReadableStream<Uint8Array>): Promise<RequestBody> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  while (total <= PROBE_LIMIT) {
-    const { done, value } = await reader.read();
-    if (done) {
-      reader.releaseLock();
-      return { kind: "bytes", bytes: concat(chunks, total) };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const windowClosed = new Promise<typeof WINDOW_CLOSED>((resolve) => {
+    timer = setTimeout(() => resolve(WINDOW_CLOSED), 0);
+  });
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+  try {
+    while (total <= PROBE_LIMIT) {
+      const read = reader.read();
+      const result = await Promise.race([read, windowClosed]);
+      if (result === WINDOW_CLOSED) {
+        pending = read;
+        break;
+      }
+      if (result.done) {
+        reader.releaseLock();
+        return { kind: "bytes", bytes: concat(chunks, total) };
+      }
+      chunks.push(result.value);
+      total += result.value.length;
     }
-    chunks.push(value);
-    total += value.length;
+  } finally {
+    clearTimeout(timer);
   }
   let index = 0;
   const rest = new ReadableStream<Uint8Array>({
@@ -223,7 +246,9 @@ async function probeStream(stream: ReadableStream<Uint8Array>): Promise<RequestB
         chunks[index++] = undefined as unknown as Uint8Array;
         return;
       }
-      const { done, value } = await reader.read();
+      const next = pending ?? reader.read();
+      pending = null;
+      const { done, value } = await next;
       if (done) controller.close();
       else controller.enqueue(value);
     },
@@ -232,6 +257,32 @@ async function probeStream(stream: ReadableStream<Uint8Array>): Promise<RequestB
     },
   });
   return { kind: "stream", stream: rest, length: -1 };
+}
+
+// Async iterables (async generators, Node's Readable) are accepted as bodies by Deno's, Bun's
+// and Node's fetch; their chunks may be bytes or strings.
+function iterableStream(iterable: AsyncIterable<unknown>): ReadableStream<Uint8Array> {
+  const iterator = iterable[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      const { done, value } = await iterator.next();
+      if (done) {
+        controller.close();
+        return;
+      }
+      if (value instanceof Uint8Array) controller.enqueue(value);
+      else if (typeof value === "string") controller.enqueue(encoder.encode(value));
+      else if (value instanceof ArrayBuffer) controller.enqueue(new Uint8Array(value));
+      else if (ArrayBuffer.isView(value)) {
+        controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      } else {
+        throw new TypeError("body iterable chunks must be strings or byte arrays");
+      }
+    },
+    async cancel(reason): Promise<void> {
+      await iterator.return?.(reason);
+    },
+  });
 }
 
 /**
@@ -346,7 +397,12 @@ export function toRequestSpec(
 
   if (url.username !== "" || url.password !== "") {
     if (findHeader(headers, "authorization") < 0) {
-      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      let credentials: string;
+      try {
+        credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      } catch {
+        throw new TypeError("the URL's credentials are not valid percent-encoding");
+      }
       headers.push(
         "authorization",
         `Basic ${btoa(String.fromCharCode(...encoder.encode(credentials)))}`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { WirefetchError } from "../errors.ts";
 import { ABANDONED, type Socket } from "../runtime/socket.ts";
 import type { LookupAddress } from "./resolve.ts";
 
@@ -77,7 +78,13 @@ export function race(
     signal?.addEventListener("abort", () => {
       if (timer !== undefined) clearTimeout(timer);
       next = addresses.length;
+      // No attempt may win any more: a TCP connection that comes up late is abandoned.
+      won = true;
       abortOthers(null);
+      if (!settled) {
+        settled = true;
+        reject(new WirefetchError("ERR_SOCKET", ABANDONED));
+      }
     }, { once: true });
     let next = 0;
     let running = 0;

@@ -187,7 +187,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #paused = false;
   #nothingWritten = true;
   #firstByte = false;
-  #awaitingContinue: ReturnType<typeof setTimeout> | null = null;
+  #awaitingContinue: TimerHandle | null = null;
   #bodyReader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #handle: ConnectionHandle | null = null;
   #deadline = Infinity;
@@ -304,7 +304,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
       this.bytesWritten += head.length;
       this.socket.write(head);
       exchange.onHeadersWritten();
-      this.#awaitingContinue = setTimeout(() => this.#sendBody(exchange), EXPECT_CONTINUE_TIMEOUT);
+      this.#awaitingContinue = setUnrefTimeout(
+        () => this.#sendBody(exchange),
+        EXPECT_CONTINUE_TIMEOUT,
+      );
       return;
     }
     if (body === null || body instanceof Uint8Array) {
@@ -335,7 +338,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
   // Sends the body held back for "Expect: 100-continue" (on 100, or when the wait times out).
   #sendBody(exchange: Exchange): void {
     if (this.#awaitingContinue === null) return;
-    clearTimeout(this.#awaitingContinue);
+    clearUnrefTimeout(this.#awaitingContinue);
     this.#awaitingContinue = null;
     if (this.exchange !== exchange || this.state === "closed") return;
     const body = exchange.body;
@@ -614,7 +617,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     if (this.#awaitingContinue !== null) {
       // A final answer before "100 Continue": the server does not want the body (RFC 9110
       // §10.1.1). The request stays incomplete, so the connection is closed afterwards.
-      clearTimeout(this.#awaitingContinue);
+      clearUnrefTimeout(this.#awaitingContinue);
       this.#awaitingContinue = null;
     }
     this.exchange?.onHead(head);
@@ -642,6 +645,13 @@ export class Connection implements SocketListener, ResponseParserHandler {
       head.keepAliveMax !== 0;
     const trailers = this.#parser.trailers;
     if (reusable) {
+      if (this.#paused) {
+        // The chunk that filled the consumer's queue was also the body's last: reading was
+        // paused for backpressure. An idle connection must read again, or it would never see
+        // the next response (nor the server's FIN while it waits in the pool).
+        this.socket.resume();
+        this.socket.ref();
+      }
       this.#paused = false;
       this.#setDeadline(Infinity);
       // Go's transport returns the connection before the final read returns EOF; so do we, so a
@@ -680,7 +690,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.state = "closed";
     this.closeReason = reason;
     if (this.#awaitingContinue !== null) {
-      clearTimeout(this.#awaitingContinue);
+      clearUnrefTimeout(this.#awaitingContinue);
       this.#awaitingContinue = null;
     }
     if (this.#timer !== null) {

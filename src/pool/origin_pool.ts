@@ -101,6 +101,7 @@ export class OriginPool implements ConnectionOwner {
   #host: PoolHost;
   #closing = false;
   #drained: (() => void) | null = null;
+  #drainedPromise: Promise<void> | null = null;
   #queueTimer: TimerHandle | null = null;
 
   /**
@@ -153,18 +154,19 @@ export class OriginPool implements ConnectionOwner {
     }
     const queue = fresh ? this.#fresh : this.#queue;
     waiter.queuedAt = performance.now();
-    // Every waiter gets the same timeout and joins in order, so deadlines grow along the queue
-    // and one timer on its head serves all of them. Retries wait for their own dial instead.
-    waiter.queueDeadline = fresh ? Infinity : waiter.queuedAt + this.#settings.queueTimeout;
+    waiter.queueDeadline = Infinity;
     const position = queue.push(waiter);
     const capacity =
       this.connections.size + this.#connecting < this.#settings.maxConnectionsPerHost;
     if (fresh || (capacity && this.#connecting < this.#waiting())) {
+      // A dial of its own is on the way: connectTimeout bounds this wait, not queueTimeout.
       this.#dial(waiter);
     } else {
+      // At the cap: the request waits for a connection to be freed, up to queueTimeout.
+      waiter.queueDeadline = waiter.queuedAt + this.#settings.queueTimeout;
       waiter.onQueued(position);
+      this.#armQueueTimer();
     }
-    if (!fresh) this.#armQueueTimer();
   }
 
   /** Takes a waiter out of the queue (it was aborted); returns whether it was waiting. */
@@ -196,7 +198,17 @@ export class OriginPool implements ConnectionOwner {
     this.#closing = true;
     this.closeIdle("client-closed");
     if (this.#isDrained()) return Promise.resolve();
-    return new Promise<void>((resolve) => (this.#drained = resolve));
+    // Every caller (an explicit close and an `await using` exit, say) waits for the same drain.
+    this.#drainedPromise ??= new Promise<void>((resolve) => (this.#drained = resolve));
+    return this.#drainedPromise;
+  }
+
+  /**
+   * Takes back a connection handed to a waiter that gave up before using it (it was aborted
+   * from a trace listener); it goes to the next waiter or the idle list.
+   */
+  giveBack(connection: Connection): void {
+    this.#handOff(connection, false, connection.keepAliveTimeoutMs);
   }
 
   /** Closes everything at once, failing queued requests. */
@@ -311,27 +323,35 @@ export class OriginPool implements ConnectionOwner {
 
   #armQueueTimer(): void {
     if (this.#queueTimer !== null) return;
-    const head = this.#queue.peek();
-    if (head === undefined || head.queueDeadline === Infinity) return;
+    // Only requests queued at the cap have deadlines, so they are not ordered along the queue:
+    // find the earliest. Queues are short, and this runs once per expiry, not per request.
+    let earliest = Infinity;
+    for (let i = 0; i < this.#queue.length; i++) {
+      const deadline = this.#queue.at(i)!.queueDeadline;
+      if (deadline < earliest) earliest = deadline;
+    }
+    if (earliest === Infinity) return;
     this.#queueTimer = setUnrefTimeout(() => {
       this.#queueTimer = null;
       const now = performance.now();
-      // Waiters share one timeout and join in order, so the expired ones are at the front.
-      while (true) {
-        const first = this.#queue.peek();
-        if (first === undefined || first.queueDeadline > now) break;
-        this.#queue.shift();
-        first.onAcquireError(
+      const expired: PoolWaiter[] = [];
+      for (let i = 0; i < this.#queue.length; i++) {
+        const waiter = this.#queue.at(i)!;
+        if (waiter.queueDeadline <= now) expired.push(waiter);
+      }
+      for (const waiter of expired) {
+        this.#queue.remove(waiter);
+        waiter.onAcquireError(
           new WirefetchError(
             "ERR_QUEUE_TIMEOUT",
             `waited ${
-              Math.round(now - first.queuedAt)
+              Math.round(now - waiter.queuedAt)
             } ms for a connection to ${this.origin} (queueTimeout ${this.#settings.queueTimeout} ms)`,
           ),
         );
       }
       this.#armQueueTimer();
-    }, Math.max(0, head.queueDeadline - performance.now()) + 1);
+    }, Math.max(0, earliest - performance.now()) + 1);
   }
 
   #isDrained(): boolean {
@@ -342,7 +362,10 @@ export class OriginPool implements ConnectionOwner {
     if (this.#drained !== null && this.#isDrained()) {
       const resolve = this.#drained;
       this.#drained = null;
-      if (this.#queueTimer !== null) clearUnrefTimeout(this.#queueTimer);
+      if (this.#queueTimer !== null) {
+        clearUnrefTimeout(this.#queueTimer);
+        this.#queueTimer = null;
+      }
       resolve();
     }
   }

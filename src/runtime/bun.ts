@@ -56,6 +56,11 @@ class BunSocket implements Socket {
   attach(raw: BunRawSocket): void {
     if (this.raw !== undefined) return;
     this.raw = raw;
+    if (this.closed) {
+      // Abandoned before TCP came up: drop the connection as soon as Bun hands it over.
+      raw.terminate?.() ?? raw.end();
+      return;
+    }
     this.fd = typeof raw.fd === "number" ? raw.fd : -1;
     this.localAddress = {
       address: raw.localAddress ?? "",
@@ -146,8 +151,10 @@ class BunSocket implements Socket {
     if (this.closed) return;
     this.closed = true;
     this.releaseWriters();
+    const raw = this.raw;
+    if (raw === undefined) return; // Not connected yet: attach() drops it when it comes.
     // terminate() drops buffered output at once; end() would linger on a dead peer.
-    this.raw.terminate?.() ?? this.raw.end();
+    raw.terminate?.() ?? raw.end();
   }
 }
 
@@ -290,9 +297,23 @@ export const bunConnector: SocketConnector = {
     const socket = new BunSocket(tls !== null, tls?.insecure === true);
     socket.onTcpConnect = options.onTcpConnect;
     const ready = new Promise<WirefetchError | null>((resolve) => (socket.settle = resolve));
+    // Bun cannot cancel a connect in progress, but an abort (Happy Eyeballs loser, connect
+    // timeout) settles this attempt at once and closes the socket, during TLS or whenever TCP
+    // comes up.
+    const signal = options.signal;
+    let abandon!: () => void;
+    const abandoned = new Promise<null>((resolve) => (abandon = () => resolve(null)));
+    const onAbort = (): void => {
+      const settle = socket.settle;
+      socket.settle = null;
+      socket.close();
+      settle?.(new WirefetchError("ERR_SOCKET", ABANDONED));
+      abandon();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     let raw: BunRawSocket;
     try {
-      raw = await Bun.connect({
+      const connecting = Bun.connect({
         hostname: options.hostname,
         port: options.port,
         socket: handlers,
@@ -304,13 +325,22 @@ export const bunConnector: SocketConnector = {
           ALPNProtocols: tls.alpnProtocols ? alpnWireFormat(tls.alpnProtocols) : undefined,
         },
       });
+      // An abort settles `ready`: stop waiting for a connect that may take the OS minutes.
+      raw = await Promise.race([connecting, abandoned]);
+      if (raw === null) {
+        connecting.then((late: BunRawSocket) => socket.attach(late), () => {});
+        throw new WirefetchError("ERR_SOCKET", ABANDONED);
+      }
     } catch (error) {
       socket.settle = null;
+      signal?.removeEventListener("abort", onAbort);
+      if (error instanceof WirefetchError) throw error;
       throw toSocketError(error, false);
     }
     socket.attach(raw);
     raw.setNoDelay?.(true);
     const error = await ready;
+    signal?.removeEventListener("abort", onAbort);
     if (error !== null) {
       socket.close();
       throw error;

@@ -201,13 +201,25 @@ export const denoConnector: SocketConnector = {
           "`caCerts`, or run Deno with --unsafely-ignore-certificate-errors",
       );
     }
-    let tlsConn: AnyConn;
+    let tlsConn: AnyConn = undefined;
+    // The signal stays live through the handshake: a server that accepts and never answers the
+    // ClientHello must not keep the socket (and the process) alive past connectTimeout.
+    const signal = options.signal;
+    const onAbort = (): void => {
+      try {
+        (tlsConn ?? conn).close();
+      } catch {
+        // Already closed.
+      }
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       tlsConn = await Deno.startTls(conn, {
         hostname: tls.serverName,
         caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
         alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
       });
+      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
       const info = await tlsConn.handshake();
       return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
     } catch (error) {
@@ -216,7 +228,10 @@ export const denoConnector: SocketConnector = {
       } catch {
         // The failed handshake may have closed it already.
       }
+      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
       throw toSocketError(error, true);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   },
 };

@@ -306,7 +306,6 @@ export const nodeConnector: SocketConnector = {
       (error) => toSocketError(error),
       () => new WirefetchError("ERR_SOCKET", `connection to ${where} closed while connecting`),
     );
-    signal?.removeEventListener("abort", onAbort);
     let keep: boolean;
     try {
       keep = options.onTcpConnect?.() !== false;
@@ -315,10 +314,14 @@ export const nodeConnector: SocketConnector = {
       throw toSocketError(error);
     }
     if (!keep) {
+      signal?.removeEventListener("abort", onAbort);
       tcp.destroy();
       throw new WirefetchError("ERR_SOCKET", ABANDONED);
     }
-    if (tls === null || tlsModule === null) return new NodeAdaptedSocket(tcp);
+    if (tls === null || tlsModule === null) {
+      signal?.removeEventListener("abort", onAbort);
+      return new NodeAdaptedSocket(tcp);
+    }
 
     const serverName = bare(tls.serverName);
     // The TLS socket takes over the TCP handle and reports every error itself; a handler on the
@@ -334,13 +337,28 @@ export const nodeConnector: SocketConnector = {
       rejectUnauthorized: tls.insecure !== true,
       ALPNProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
     });
-    await settle(
-      secure,
-      "secureConnect",
-      // Resets and the like keep their own code; anything else failing here is the handshake.
-      (error) => toSocketError(error, true),
-      () => new WirefetchError("ERR_TLS", `connection to ${where} closed during the TLS handshake`),
-    );
+    // The signal stays live through the handshake: a server that accepts and never answers
+    // the ClientHello must not keep the socket (and the process) alive past connectTimeout.
+    signal?.removeEventListener("abort", onAbort);
+    const onAbortTls = (): void => {
+      secure.destroy(new WirefetchError("ERR_SOCKET", ABANDONED));
+    };
+    signal?.addEventListener("abort", onAbortTls, { once: true });
+    try {
+      await settle(
+        secure,
+        "secureConnect",
+        // Resets and the like keep their own code; anything else failing here is the handshake.
+        (error) =>
+          signal?.aborted
+            ? new WirefetchError("ERR_SOCKET", ABANDONED)
+            : toSocketError(error, true),
+        () =>
+          new WirefetchError("ERR_TLS", `connection to ${where} closed during the TLS handshake`),
+      );
+    } finally {
+      signal?.removeEventListener("abort", onAbortTls);
+    }
     return new NodeAdaptedSocket(secure);
   },
 };
