@@ -4,7 +4,8 @@
  * It accepts input split at any byte. Head and trailer lines are parsed straight from the input
  * chunk; only a line cut by a chunk boundary is copied, into a small buffer, to be completed by
  * the next chunk. Body bytes are never copied: `onBody` receives views into the input chunk.
- * Strings are built only for field names, field values and the reason phrase.
+ * Strings are built only for field names, field values and the reason phrase: when a whole head
+ * is in one chunk and all ASCII (the common case), from one decode of it, else one by one.
  *
  * @module
  */
@@ -180,8 +181,32 @@ function byLength(strings: readonly string[]): readonly (readonly string[])[] {
   return table;
 }
 
+/**
+ * The chars of every string in `groups` (all below 0x80), one byte each, in one array, and
+ * where each string starts in it, grouped alike. Comparing input bytes with a typed array is
+ * faster than with `charCodeAt`, which checks the string's representation on every call.
+ */
+function charBytes(groups: readonly (readonly string[])[]): {
+  bytes: Uint8Array;
+  offsets: readonly (readonly number[])[];
+} {
+  const strings = groups.flat();
+  const bytes = new Uint8Array(strings.reduce((sum, string) => sum + string.length, 0));
+  let offset = 0;
+  const offsets = groups.map((group) =>
+    group.map((string) => {
+      const start = offset;
+      for (let i = 0; i < string.length; i++) bytes[offset++] = string.charCodeAt(i);
+      return start;
+    })
+  );
+  return { bytes, offsets };
+}
+
 const NAMES_BY_LENGTH = byLength(COMMON_NAMES);
+const { bytes: NAME_BYTES, offsets: NAME_OFFSETS } = charBytes(NAMES_BY_LENGTH);
 const VALUES_BY_LENGTH = byLength(COMMON_VALUES);
+const { bytes: VALUE_BYTES, offsets: VALUE_OFFSETS } = charBytes(VALUES_BY_LENGTH);
 
 /** Most arguments passed to one `String.fromCharCode.apply`, well under engine stack limits. */
 const FROM_CHAR_CODE_BATCH = 4096;
@@ -228,39 +253,103 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
   return result;
 }
 
-/** The lowercased field name in `buf[start, end)`, which must already be a valid token. */
-function fieldName(buf: Uint8Array, start: number, end: number): string {
+/**
+ * The bytes `buf[start, end)` as a string: built by {@linkcode latin1} when `text` is null,
+ * else cut from `text`, which then holds `buf` from index `base` on, at least up to `end`,
+ * decoded one char per byte.
+ */
+function piece(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  text: string | null,
+  base: number,
+): string {
+  return text === null ? latin1(buf, start, end) : text.substring(start - base, end - base);
+}
+
+/**
+ * The entry of {@linkcode COMMON_NAMES} equal to the field name in `buf[start, end)` ignoring
+ * case, or null. The name must already be a valid token.
+ */
+function commonName(buf: Uint8Array, start: number, end: number): string | null {
   const n = end - start;
-  if (n < NAMES_BY_LENGTH.length) {
-    const candidates = NAMES_BY_LENGTH[n];
-    for (let k = 0; k < candidates.length; k++) {
-      const candidate = candidates[k];
+  if (n < NAME_OFFSETS.length) {
+    const offsets = NAME_OFFSETS[n];
+    for (let k = 0; k < offsets.length; k++) {
+      // The candidate's char for `buf[i]` is `NAME_BYTES[delta + i]`.
+      const delta = offsets[k] - start;
       // `| 0x20` lowercases ASCII letters. It also maps some other bytes onto letters or "-"
       // (CR onto "-", for one), but `buf` holds a validated token here, and among tchars only
       // letters map onto letters and only "-" onto "-".
-      let j = 0;
-      while (j < n && (buf[start + j] | 0x20) === candidate.charCodeAt(j)) j++;
-      if (j === n) return candidate;
+      let i = start;
+      while (i < end && (buf[i] | 0x20) === NAME_BYTES[delta + i]) i++;
+      if (i === end) return NAMES_BY_LENGTH[n][k];
     }
   }
+  return null;
+}
+
+/** The entry of {@linkcode COMMON_VALUES} equal to the bytes `buf[start, end)`, or null. */
+function commonValue(buf: Uint8Array, start: number, end: number): string | null {
+  const n = end - start;
+  if (n < VALUE_OFFSETS.length) {
+    const offsets = VALUE_OFFSETS[n];
+    for (let k = 0; k < offsets.length; k++) {
+      const delta = offsets[k] - start;
+      let i = start;
+      while (i < end && buf[i] === VALUE_BYTES[delta + i]) i++;
+      if (i === end) return VALUES_BY_LENGTH[n][k];
+    }
+  }
+  return null;
+}
+
+/** The lowercased field name in `buf[start, end)`, which must already be a valid token. */
+function fieldName(buf: Uint8Array, start: number, end: number): string {
   // RFC 9110 §5.1: field names are case-insensitive; we expose them lowercased, like Headers.
-  return latin1(buf, start, end).toLowerCase();
+  return commonName(buf, start, end) ?? latin1(buf, start, end).toLowerCase();
 }
 
 /** The field value in `buf[start, end)` (non-empty, already validated) as a latin1 string. */
 function fieldValue(buf: Uint8Array, start: number, end: number): string {
-  const n = end - start;
-  if (n < VALUES_BY_LENGTH.length) {
-    const candidates = VALUES_BY_LENGTH[n];
-    for (let k = 0; k < candidates.length; k++) {
-      const candidate = candidates[k];
-      let j = 0;
-      while (j < n && buf[start + j] === candidate.charCodeAt(j)) j++;
-      if (j === n) return candidate;
-    }
-  }
-  return latin1(buf, start, end);
+  return commonValue(buf, start, end) ?? latin1(buf, start, end);
 }
+
+/**
+ * The reason phrase in `buf[start, end)` (the status line from the byte after the code's SP,
+ * without CRLF) when it needs no string built: "" when empty, "OK"; else null.
+ */
+function knownReason(buf: Uint8Array, start: number, end: number): string | null {
+  // The reason phrase is informational (RFC 9112 §4); "OK" is common enough to not allocate.
+  return start >= end
+    ? ""
+    : end - start === 2 && buf[start] === 0x4f && buf[start + 1] === 0x4b
+    ? "OK"
+    : null;
+}
+
+/**
+ * Decodes a whole head at once when it is all ASCII, where UTF-8 and latin1 agree: one call
+ * and a `substring` per string beats a `String.fromCharCode` per string from a few strings on
+ * (see {@linkcode DECODE_MIN_STRINGS}). Non-fatal: it only ever sees ASCII.
+ */
+const ASCII_DECODER = new TextDecoder();
+
+/**
+ * Fewest strings a head must need built (those not in the common tables) for one decode of it
+ * to be cheaper than building them one by one: the decode costs about as much as building two
+ * or three strings on Deno and Node, one on Bun. A small head, such as one with only
+ * `content-length` and `content-type: text/plain`, needs a single string and skips it.
+ */
+const DECODE_MIN_STRINGS = 3;
+
+/**
+ * Set by {@linkcode findLineEnd} when it passes a byte above 0x7F (obs-text), which rules out
+ * {@linkcode ASCII_DECODER} for the head being parsed. Cleared when a head starts; read when
+ * it ends, in the same synchronous `execute` call, so no other parse can interleave.
+ */
+let sawObsText = false;
 
 /** ERR_PROTOCOL with `message`. */
 function protocolError(message: string): WirefetchError {
@@ -279,8 +368,12 @@ function protocolError(message: string): WirefetchError {
 function findLineEnd(buf: Uint8Array, i: number, limit: number, what: string): number {
   for (; i < limit; i++) {
     const c = buf[i];
-    if (c > 0x1f && c !== 0x7f) continue;
+    if (c > 0x1f && c < 0x7f) continue;
     if (c === 0x09) continue;
+    if (c > 0x7f) {
+      sawObsText = true;
+      continue;
+    }
     if (c === 0x0a) return i;
     if (c === 0x0d) {
       if (i + 1 === limit) return -1;
@@ -348,6 +441,24 @@ export class ResponseParser {
   /** The field list being filled: head fields, then trailers (null until the first trailer). */
   #fields: string[] | null = null;
   #trailers: string[] = NO_TRAILERS;
+
+  /**
+   * Where the head being parsed started in the current chunk, while its strings are deferred,
+   * else -1. A head's reason phrase and fields are first recorded as offsets into the chunk
+   * ({@linkcode #spans}); if its empty line comes in the same chunk, the strings are then cut
+   * from one decode of the head when it is all ASCII and needs enough of them built (see
+   * {@linkcode #buildDeferred}). If the chunk ends first or an obs-fold line comes, they are
+   * built from the offsets one by one, and the rest of the head eagerly.
+   */
+  #headStart = -1;
+  /**
+   * Deferred offsets: reason start and end, then start and end of each field name and value.
+   * Reused from head to head. A plain array, not an Int32Array: offsets into a chunk of 2 GiB
+   * or more do not fit 32 bits.
+   */
+  #spans: number[] = [];
+  /** Entries used in {@linkcode #spans}. */
+  #spanCount = 0;
 
   /** Body bytes left: of the Content-Length body, or of the current chunk while in its data. */
   #remaining = 0;
@@ -489,6 +600,7 @@ export class ResponseParser {
     this.#statusText = "";
     this.#fields = null;
     this.#trailers = NO_TRAILERS;
+    this.#headStart = -1;
     this.#remaining = 0;
     this.#contentLength = -1;
     this.#chunkLine = 0;
@@ -614,6 +726,8 @@ export class ResponseParser {
   #lines(chunk: Uint8Array, pos: number): number {
     const length = chunk.length;
     const max = this.#maxHeaderSize;
+    // Offsets deferred by an earlier call that threw point into another chunk; forget them.
+    this.#headStart = -1;
     if (this.#lineLength > 0) {
       // Complete the line cut by the previous chunk boundary: append up to and including the
       // LF, then parse it from the buffer. Only these few bytes are ever copied.
@@ -630,17 +744,26 @@ export class ResponseParser {
     while (pos < length) {
       const state = this.#state;
       if (state !== STATUS_LINE && state !== HEADERS && state !== TRAILERS) return pos;
+      if (state === STATUS_LINE) {
+        // A head starts in this chunk: defer its strings, hoping it also ends here.
+        this.#headStart = pos;
+        this.#spanCount = 0;
+        sawObsText = false;
+      }
       // Never scan past the size limit: a line that does not end within it is too large.
       const allowed = max - this.#sectionSize;
       const limit = length - pos > allowed ? pos + allowed : length;
       const next = this.#parseLine(chunk, pos, limit);
       if (next === -1) {
         if (limit < length) throw this.#tooLarge();
+        // The head goes on in the next chunk, a new buffer: build what is deferred from this one.
+        if (this.#headStart !== -1) this.#buildDeferred(chunk, -1);
         this.#append(chunk, pos, length);
         return length;
       }
       pos = next;
     }
+    if (this.#headStart !== -1) this.#buildDeferred(chunk, -1);
     return pos;
   }
 
@@ -688,13 +811,13 @@ export class ResponseParser {
     // RFC 9110 §2.5: a higher HTTP/1.x minor version is understood as the highest we speak.
     this.#minorVersion = minor === 0 ? 0 : 1;
     this.#status = status;
-    // The reason phrase is informational (RFC 9112 §4); "OK" is common enough to not allocate.
-    const reasonStart = start + 13;
-    this.#statusText = reasonStart >= end
-      ? ""
-      : end - reasonStart === 2 && buf[reasonStart] === 0x4f && buf[reasonStart + 1] === 0x4b
-      ? "OK"
-      : latin1(buf, reasonStart, end);
+    if (this.#headStart === -1) {
+      this.#statusText = knownReason(buf, start + 13, end) ?? latin1(buf, start + 13, end);
+    } else {
+      this.#spans[0] = start + 13;
+      this.#spans[1] = end;
+      this.#spanCount = 2;
+    }
     this.#fields = [];
     this.#state = HEADERS;
     return next;
@@ -714,10 +837,15 @@ export class ResponseParser {
         i++;
       }
       this.#sectionSize += i + 1 - start;
+      if (this.#headStart !== -1) this.#buildDeferred(buf, i + 1);
       this.#endSection();
       return i + 1;
     }
-    if (c === 0x20 || c === 0x09) return this.#obsFold(buf, start, limit);
+    if (c === 0x20 || c === 0x09) {
+      // The fold joins strings: build the deferred ones first (obs-fold is rare; RFC 9112 §5.2).
+      if (this.#headStart !== -1) this.#buildDeferred(buf, -1);
+      return this.#obsFold(buf, start, limit);
+    }
     // field-name = token (RFC 9110 §5.1).
     while (TCHAR[c] === 1) {
       if (++i === limit) return -1;
@@ -746,6 +874,17 @@ export class ResponseParser {
     if (lineFeed === -1) return -1;
     this.#sectionSize += lineFeed + 1 - start;
     const valueEnd = trimLineEnd(buf, valueStart, lineFeed);
+    if (this.#headStart !== -1) {
+      // Written in order from index 0, so the array only ever grows at its end and stays packed.
+      const spans = this.#spans;
+      const k = this.#spanCount;
+      spans[k] = start;
+      spans[k + 1] = nameEnd;
+      spans[k + 2] = valueStart;
+      spans[k + 3] = valueEnd;
+      this.#spanCount = k + 4;
+      return lineFeed + 1;
+    }
     // #fields is null only in the trailer section before its first field.
     let fields = this.#fields;
     if (fields === null) this.#fields = this.#trailers = fields = [];
@@ -780,6 +919,53 @@ export class ResponseParser {
       fields[last] = fields[last] === "" ? continuation : fields[last] + " " + continuation;
     }
     return lineFeed + 1;
+  }
+
+  /**
+   * Builds the deferred reason phrase and fields from their bytes in `buf`, the chunk the head
+   * started in, and stops deferring. `end` is where the head ended in `buf`, or -1 if it goes on
+   * in the next chunk. Strings in the common tables are taken from them, as without deferring;
+   * the others are cut from one decode of the head if it is complete, all ASCII and needs
+   * enough of them for that to pay off, else built one by one as without deferring. Substrings
+   * may share the decoded head's memory, which is at most maxHeaderSize.
+   */
+  #buildDeferred(buf: Uint8Array, end: number): void {
+    const base = this.#headStart;
+    this.#headStart = -1;
+    const count = this.#spanCount;
+    // The status line did not end in this chunk: nothing was deferred.
+    if (count === 0) return;
+    const spans = this.#spans;
+    // First every string that needs no building, null in place of the others, counted.
+    // #fields is still empty (deferred lines add nothing): the pushes line up with the spans.
+    const reason = knownReason(buf, spans[0], spans[1]);
+    let missing = 0;
+    const fields = this.#fields as (string | null)[];
+    for (let k = 2; k < count; k += 4) {
+      const valueStart = spans[k + 2];
+      const valueEnd = spans[k + 3];
+      const name = commonName(buf, spans[k], spans[k + 1]);
+      const value = valueEnd > valueStart ? commonValue(buf, valueStart, valueEnd) : "";
+      if (name === null) missing++;
+      if (value === null) missing++;
+      fields.push(name, value);
+    }
+    const text =
+      end !== -1 && missing + (reason === null ? 1 : 0) >= DECODE_MIN_STRINGS && !sawObsText
+        ? ASCII_DECODER.decode(buf.subarray(base, end))
+        : null;
+    this.#statusText = reason ?? piece(buf, spans[0], spans[1], text, base);
+    for (let k = 2, f = 0; missing > 0 && k < count; k += 4, f += 2) {
+      if (fields[f] === null) {
+        // RFC 9110 §5.1: field names are case-insensitive; we expose them lowercased.
+        fields[f] = piece(buf, spans[k], spans[k + 1], text, base).toLowerCase();
+        missing--;
+      }
+      if (fields[f + 1] === null) {
+        fields[f + 1] = piece(buf, spans[k + 2], spans[k + 3], text, base);
+        missing--;
+      }
+    }
   }
 
   /** The empty line after a head or the trailers was parsed. */

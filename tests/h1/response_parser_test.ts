@@ -305,6 +305,63 @@ describe("ResponseParser header fields", () => {
     assert.equal(outcome.body, "abc");
   });
 
+  it("builds the same strings from one decode of a whole ASCII head as field by field", () => {
+    // A head that arrives whole and all ASCII has its strings cut from one decode of it; a
+    // split head, or one with obs-text, has them built field by field. parse() compares whole
+    // with split input; this also compares heads differing in one byte above 0x7F, each side
+    // of a 1xx, with many fields, a long value, uncommon and mixed-case names, and a reason
+    // phrase with whitespace inside and at both ends, which is kept.
+    const many: string[] = [];
+    for (let i = 0; i < 40; i++) many.push(`X-Field-${i}`, `value ${i}`);
+    const long = "v".repeat(5_000);
+    const input = (early: string, last: string) =>
+      `HTTP/1.1 103 Early Hints\r\nLink: </${early}>; rel=preload\r\n\r\n` +
+      "HTTP/1.1 203  Non-Authoritative\tInformation \r\nContent-Type: text/plain\r\n" +
+      `CONTENT-LENGTH: 2\r\nETag:  "x"\r\nX-Empty:\r\nX-Long: ${long}\r\n` +
+      many.map((field, i) => i % 2 === 0 ? `${field}:` : ` ${field} \r\n`).join("") +
+      `X-Last: ${last}\r\n\r\nhi`;
+    const options = { maxHeaderSize: 8_192 };
+    const ascii = parse(input("a", "e"), options);
+    assert.deepEqual(ascii.informational, [[103, ["link", "</a>; rel=preload"]]]);
+    assert.deepEqual(ascii.head, {
+      minorVersion: 1,
+      status: 203,
+      statusText: " Non-Authoritative\tInformation ",
+      headers: [
+        "content-type",
+        "text/plain",
+        "content-length",
+        "2",
+        "etag",
+        '"x"',
+        "x-empty",
+        "",
+        "x-long",
+        long,
+        ...many.map((field, i) => i % 2 === 0 ? field.toLowerCase() : field),
+        "x-last",
+        "e",
+      ],
+      framing: "length",
+      contentLength: 2,
+      keepAlive: true,
+      keepAliveTimeoutMs: -1,
+      keepAliveMax: -1,
+    });
+    assert.equal(ascii.body, "hi");
+    assert.equal(ascii.complete, true);
+
+    const lastLatin1 = parse(input("a", "\xe9"), options);
+    assert.deepEqual(lastLatin1.head?.headers.at(-1), "\u00e9");
+    lastLatin1.head?.headers.splice(-1, 1, "e");
+    assert.deepEqual(lastLatin1, ascii);
+
+    const earlyLatin1 = parse(input("\x80", "e"), options);
+    assert.deepEqual(earlyLatin1.informational, [[103, ["link", "</\u0080>; rel=preload"]]]);
+    earlyLatin1.informational = ascii.informational;
+    assert.deepEqual(earlyLatin1, ascii);
+  });
+
   it("rejects whitespace before the first header line", () => {
     parseError("HTTP/1.1 200 OK\r\n X-A: b\r\nContent-Length: 0\r\n\r\n", "ERR_PROTOCOL");
     parseError("HTTP/1.1 200 OK\r\n\tX-A: b\r\nContent-Length: 0\r\n\r\n", "ERR_PROTOCOL");
