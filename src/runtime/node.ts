@@ -118,16 +118,9 @@ class NodeAdaptedSocket implements Socket {
 
   // 'close' follows 'end' or 'error' normally; alone, the socket was torn down without either
   // (destroyed by Node itself), which for the listener is the end of the stream.
-  #onClose = (): void => {
-    if (this.#done) return;
-    const listener = this.#listener;
-    if (listener === null) {
-      this.#earlyEnd = true;
-      return;
-    }
-    this.#done = true;
-    listener.onSocketEnd();
-  };
+  // A close without a preceding end or error (destroyed by the peer's RST after our own end,
+  // say) ends the stream the same way.
+  #onClose = this.#onEnd;
 
   #onData = (chunk: Uint8Array): void => {
     if (!this.#done) this.#listener!.onSocketData(plain(chunk));
