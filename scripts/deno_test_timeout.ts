@@ -109,4 +109,5 @@ const patched = function (this: unknown, ...args: any[]): void {
   return (original as any).apply(this, wrapArgs(args));
 };
 Object.assign(patched, original);
-Deno.test = patched as typeof Deno.test;
+// Deno.test is typed read-only but is a writable property of the namespace object.
+(Deno as { test: unknown }).test = patched;
