@@ -14,8 +14,6 @@ const ESC = String.fromCharCode(27) + "[";
 // Under Node this file runs compiled to JavaScript (scripts/test_node.mjs), next to the npm
 // build's httpstat.js.
 const compiled = import.meta.url.endsWith(".js");
-// TCP_INFO is read through FFI, which Node does not have: there httpstat says it is unavailable.
-const hasFfi = "Bun" in globalThis || "Deno" in globalThis;
 const entry = fileURLToPath(
   new URL(compiled ? "../../httpstat.js" : "../../httpstat.ts", import.meta.url),
 );
@@ -72,8 +70,8 @@ describe("httpstat", () => {
       for (const mark of ["namelookup:", "connect:", "pretransfer:", "starttransfer:", "total:"]) {
         assert.ok(run.stdout.includes(mark), mark);
       }
-      if (hasFfi) assert.match(run.stdout, /TCP ESTABLISHED: rtt \d+\.\d+ ms/);
-      else assert.match(run.stdout, /^TCP_INFO unavailable: .*FFI/m);
+      // On every runtime: Deno and Bun through their FFI, Node through koffi.
+      assert.match(run.stdout, /^TCP ESTABLISHED: rtt \d+\.\d+ ms/m);
       assert.ok(!run.stdout.includes(ESC), "NO_COLOR means no escapes");
     } finally {
       await server.close();
@@ -92,18 +90,14 @@ describe("httpstat", () => {
       for (const key of ["dns", "connect", "tls", "ttfb", "transfer", "total"]) {
         assert.equal(typeof report.timings[key], "number", key);
       }
-      if (hasFfi) {
-        assert.equal(report.tcpInfo.state, "ESTABLISHED");
-        assert.ok(report.tcpInfo.rtt > 0);
-        // The kernel's bytes as one hex string, not an object of numbered keys.
-        assert.equal(typeof report.tcpInfo.raw, "string");
-        assert.match(report.tcpInfo.raw, /^([0-9a-f]{2})+$/);
-        assert.equal(report.tcpInfo.raw.length, 2 * report.tcpInfo.length);
-        assert.ok(!/"0":/.test(run.stdout));
-      } else {
-        assert.equal(report.tcpInfo, null);
-        assert.match(report.tcpInfoUnavailable, /FFI/);
-      }
+      assert.equal(report.tcpInfo.state, "ESTABLISHED");
+      assert.ok(report.tcpInfo.rtt > 0);
+      assert.equal(report.tcpInfoUnavailable, null);
+      // The kernel's bytes as one hex string, not an object of numbered keys.
+      assert.equal(typeof report.tcpInfo.raw, "string");
+      assert.match(report.tcpInfo.raw, /^([0-9a-f]{2})+$/);
+      assert.equal(report.tcpInfo.raw.length, 2 * report.tcpInfo.length);
+      assert.ok(!/"0":/.test(run.stdout));
       assert.deepEqual(report.warnings, []);
     } finally {
       await server.close();
