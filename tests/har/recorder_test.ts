@@ -248,4 +248,34 @@ describe("HarRecorder", () => {
       await closeBounded(client, [server]);
     }
   });
+
+  it("adds the connection's TCP_INFO as _tcpInfo with the client's tcpInfo option", async () => {
+    const server = await startHttpServer((_req, res) => res.end("z".repeat(5000)));
+    const client = new Client({ tcpInfo: true });
+    const plain = new Client();
+    const recorder = new HarRecorder(client);
+    const without = new HarRecorder(plain);
+    try {
+      for (let i = 0; i < 2; i++) await (await get(client, server.url)).text();
+      await (await get(plain, server.url)).text();
+      const har = recorder.toJSON();
+      assertValidHar(har);
+      // On every runtime: Deno and Bun through their FFI, Node through koffi.
+      for (const entry of har.log.entries) {
+        const info = entry._tcpInfo!;
+        assert.ok(info, "each entry, the reused connection's too");
+        assert.equal(info.state, "ESTABLISHED");
+        assert.ok(info.bytesReceived! >= 5000);
+        assert.match(info.raw, /^([0-9a-f]{2})+$/);
+        assert.equal(info.raw.length, 2 * info.length);
+      }
+      // Read when each response ended: the second reading has seen more bytes.
+      const [a, b] = har.log.entries;
+      assert.ok(b._tcpInfo!.bytesReceived! > a._tcpInfo!.bytesReceived!);
+      assert.equal(without.toJSON().log.entries[0]._tcpInfo, undefined);
+    } finally {
+      await closeBounded(plain, []);
+      await closeBounded(client, [server]);
+    }
+  });
 });
