@@ -12,7 +12,9 @@
 //   starts, so the check is offline and measures nothing on the internet;
 // - `npm test` runs one test file: CI runs the whole suite in its own checkout already, and here
 //   the point is that the command works on a fresh clone;
-// - `npm run bench` runs with the shortest durations (BENCH_SECONDS and friends).
+// - `npm run bench` runs with the shortest durations (BENCH_SECONDS and friends);
+// - `npm install @wirefetch/fetch ...` (a user installing the package, not yet on the registry)
+//   runs scripts/check_npm_package.mjs, which installs the packed tarball the same ways.
 // `git clone` of HEAD means uncommitted changes are not checked: commit first.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -45,6 +47,7 @@ function planFor(command, localUrl) {
   let run = command.replace(/https?:\/\/(?!127\.0\.0\.1|localhost|\[::1\])[^\s'"]+/g, localUrl);
   const env = {};
   if (/^npm test\s*$/.test(run)) run = "npm test -- tests/h1/chunked_test.ts";
+  if (/^npm install @wirefetch\/fetch\b/.test(run)) run = "node scripts/check_npm_package.mjs";
   if (/^npm run bench(:bun)?\b/.test(run)) {
     Object.assign(env, {
       BENCH_SECONDS: "0.2",
@@ -119,8 +122,14 @@ if (!here) {
 }
 
 let failed = 0;
+const ran = new Set();
 for (const command of commands) {
   const { run, env } = planFor(command, localUrl);
+  if (ran.has(run)) {
+    console.log(`ok   ${command}  (same check as above: ${run})`);
+    continue;
+  }
+  ran.add(run);
   if (here && /^npm ci\b/.test(run)) {
     console.log(`skip (--here): ${command}`);
     continue;
