@@ -1,11 +1,12 @@
 /**
  * The kernel's view of a TCP connection: `TCP_INFO` on Linux, `TCP_CONNECTION_INFO` on macOS,
- * read through FFI on Deno and Bun, decoded into one normalized shape with documented units.
+ * read through FFI on Deno and Bun (and on Node through the optional npm package `koffi`), decoded
+ * into one normalized shape with documented units.
  *
  * - {@linkcode tcpInfo} reads a connection: a file descriptor, a Bun socket, a `Deno.TcpConn`, a
  *   wirefetch socket. It is synchronous and never throws: without permission (Deno needs
- *   `--allow-ffi`), on an unsupported runtime (Node) or OS, or for a closed connection it returns
- *   `info: undefined` with a `reason`.
+ *   `--allow-ffi`), on Node without koffi, on an unsupported OS, or for a closed connection it
+ *   returns `info: undefined` with a `reason`.
  * - {@linkcode warnings} turns a reading into coded findings: retransmissions, RTO backoff, losses,
  *   window- or buffer-limited sending, reordering.
  * - {@linkcode decodeLinuxTcpInfo} and {@linkcode decodeDarwinTcpInfo} are the pure decoders;

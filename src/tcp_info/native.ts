@@ -1,7 +1,7 @@
 /**
- * The C calls `tcpInfo` needs, as one interface both FFI bindings (`ffi_deno.ts`, `ffi_bun.ts`)
- * implement, and the runtime-independent logic on top of them: reading TCP_INFO from a file
- * descriptor, and finding the descriptor of a socket object that does not expose one.
+ * The C calls `tcpInfo` needs, as one interface the FFI bindings (`ffi_deno.ts`, `ffi_bun.ts`,
+ * `ffi_node.ts`) implement, and the runtime-independent logic on top of them: reading TCP_INFO
+ * from a file descriptor, and finding the descriptor of a socket object that does not expose one.
  *
  * @module
  */
@@ -69,7 +69,7 @@ export interface NativeCalls {
  * ```ts
  * import type { LoadFailure } from "./native.ts";
  *
- * const failure: LoadFailure = { code: "UNSUPPORTED", reason: "Node has no FFI" };
+ * const failure: LoadFailure = { code: "UNSUPPORTED", reason: "koffi is not installed" };
  * ```
  */
 export interface LoadFailure {

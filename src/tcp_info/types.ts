@@ -243,7 +243,7 @@ export interface TcpInfo {
 export type TcpInfoFailureCode =
   /** The runtime withholds the permission (Deno without `--allow-ffi`). */
   | "PERMISSION"
-  /** The runtime or operating system is not supported (Node, Windows, no FFI). */
+  /** The runtime or operating system is not supported (Windows, Node without koffi, no FFI). */
   | "UNSUPPORTED"
   /** The target is neither a file descriptor nor a socket with addresses. */
   | "INVALID_TARGET"
