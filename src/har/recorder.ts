@@ -20,7 +20,7 @@ import type {
   TraceEvent,
   WroteHeaderFieldEvent,
 } from "../trace/events.ts";
-import { TIMING_MARKS, type TimingMarks, timingsOf } from "../trace/timings.ts";
+import { TIMING_MARKS, TimingMarks } from "../trace/timings.ts";
 import { tcpInfo } from "../tcp_info/tcp_info.ts";
 import { type TcpInfoJson, tcpInfoToJSON } from "../tcp_info/json.ts";
 import type {
@@ -39,10 +39,23 @@ export interface HarRecorderOptions {
   creator?: { name: string; version: string };
 }
 
-/** One `fetch` call: its events, and its Response or error once they exist. */
+/**
+ * What an entry needs of a Response, copied when it arrives: holding the Response itself would
+ * keep a forgotten body (and its connection) from ever being garbage-collected and reclaimed.
+ */
+interface ResponseHead {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  setCookies: string[];
+  /** The request's timing marks (what timingsOf reads), when wirefetch made the Response. */
+  marks: TimingMarks | undefined;
+}
+
+/** One `fetch` call: its events, and its response head or error once they exist. */
 class RequestRecord {
   readonly events: TraceEvent[] = [];
-  response: Response | undefined;
+  response: ResponseHead | undefined;
   error: unknown;
   failed = false;
   /** TCP_INFO read when the response ended (only for connections opened with `tcpInfo`). */
@@ -206,7 +219,14 @@ export class HarRecorder {
     const trace = new RecordingTarget(record, init?.trace ?? null, this.#tcpInfoConnections);
     return this.#original(input, { ...init, trace }).then(
       (response) => {
-        record.response = response;
+        const marks = (response as { [TIMING_MARKS]?: TimingMarks })[TIMING_MARKS];
+        record.response = {
+          status: response.status,
+          statusText: response.statusText,
+          headers: [...response.headers],
+          setCookies: response.headers.getSetCookie?.() ?? [],
+          marks: marks instanceof TimingMarks ? marks : undefined,
+        };
         return response;
       },
       (error) => {
@@ -350,13 +370,12 @@ function timingsFromEvents(events: readonly TraceEvent[], start: number, end: nu
 
 function entriesOf(record: RequestRecord): HarEntry[] {
   const hops = hopsOf(record.events);
-  const marks = record.response !== undefined
-    ? (record.response as { [TIMING_MARKS]?: TimingMarks })[TIMING_MARKS]
-    : undefined;
+  const marks = record.response?.marks;
   const entries: HarEntry[] = [];
   let start = marks?.start ?? hops[0]?.events[0]?.time ?? performance.now();
   for (let h = 0; h < hops.length; h++) {
     const hop = hops[h];
+    const hopStart = start;
     const isLast = h === hops.length - 1;
     const events = finalAttempt(hop.events);
     const got = last<GotConnEvent>(events, "gotconn");
@@ -383,19 +402,20 @@ function entriesOf(record: RequestRecord): HarEntry[] {
       start = redirect.time;
     } else if (record.response !== undefined) {
       const r = record.response;
-      const headers = [...r.headers].map(([name, value]) => ({ name, value }));
+      const header = (name: string): string | undefined => r.headers.find(([n]) => n === name)?.[1];
+      const headers = r.headers.map(([name, value]) => ({ name, value }));
       const ended = done !== undefined;
       response = {
         status: r.status,
         statusText: r.statusText,
         httpVersion: `HTTP/${done?.httpVersion ?? "1.1"}`,
-        cookies: (r.headers.getSetCookie?.() ?? []).map(parseSetCookie),
+        cookies: r.setCookies.map(parseSetCookie),
         headers,
         content: {
           size: ended ? done.bytes : 0,
-          mimeType: r.headers.get("content-type") ?? "x-unknown",
+          mimeType: header("content-type") ?? "x-unknown",
         },
-        redirectURL: r.headers.get("location") ?? "",
+        redirectURL: header("location") ?? "",
         headersSize: -1,
         bodySize: ended ? done.bytes : -1,
       };
@@ -403,7 +423,7 @@ function entriesOf(record: RequestRecord): HarEntry[] {
       else if (done.error !== undefined) response._error = errorText(done.error);
       if (hops.length === 1 && marks !== undefined) {
         // The request's own marks: exactly what timingsOf(response) reports.
-        const t = timingsOf(r)!;
+        const t = marks.toTimings();
         const dialed = (type: string): boolean => events.some((e) => e.type === type);
         timings = {
           blocked: t.queued,
@@ -435,7 +455,7 @@ function entriesOf(record: RequestRecord): HarEntry[] {
       timings = timingsFromEvents(events, start, done?.time ?? performance.now());
     }
     const entry: HarEntry = {
-      startedDateTime: iso(h === 0 ? (marks?.start ?? hop.events[0].time) : hop.events[0].time),
+      startedDateTime: iso(hopStart),
       time: sum(timings),
       request,
       response,

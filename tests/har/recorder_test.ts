@@ -278,4 +278,37 @@ describe("HarRecorder", () => {
       await closeBounded(client, [server]);
     }
   });
+
+  it("does not keep a forgotten response alive: its connection is still reclaimed", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x".repeat(1 << 20)));
+    const client = new Client();
+    const recorder = new HarRecorder(client);
+    let leaks = 0;
+    client.addEventListener("bodyleak", () => leaks++);
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      await (async () => {
+        const response = await get(client, server.url);
+        assert.equal(response.status, 200);
+      })();
+      const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
+      // Bun's collector scans the stack conservatively: churn frames and allocations between
+      // collections so a stale slot does not keep the response alive.
+      for (let i = 0; i < 60 && leaks === 0; i++) {
+        JSON.parse(JSON.stringify({ churn: Array.from({ length: 64 }, (_, k) => ({ k })) }));
+        if (g.Bun) g.Bun.gc(true);
+        else g.gc!();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(leaks, 1);
+      assert.equal(client.stats().total.open, 0);
+      const [entry] = recorder.toJSON().log.entries;
+      assert.equal(entry.response.status, 200);
+      assertValidHar(recorder.toJSON());
+    } finally {
+      console.warn = warn;
+      await closeBounded(client, [server]);
+    }
+  });
 });
