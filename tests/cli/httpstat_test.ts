@@ -24,10 +24,14 @@ interface Run {
   stderr: string;
 }
 
-function httpstat(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  // Deno needs `run -A`; Bun and Node run a file given alone.
+// The runtime's arguments to run httpstat: Deno needs `run -A`; Bun and Node run a file alone.
+function runtimeArgs(args: string[]): string[] {
   const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
-  const argv = isDeno ? ["run", "-A", entry, ...args] : [entry, ...args];
+  return isDeno ? ["run", "-A", entry, ...args] : [entry, ...args];
+}
+
+function httpstat(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const argv = runtimeArgs(args);
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -305,6 +309,23 @@ describe("httpstat", () => {
       assert.equal(unknown.code, 0, unknown.stderr);
       const last = unknown.stderr.split("\r").filter((f) => f.trim() !== "").at(-1)!.trimEnd();
       assert.match(last, /^256\.0 KiB {2}\S+ \S+\/s$/);
+      // A real terminal: script(1) runs httpstat on a pseudo-terminal, with no override.
+      const command = [
+        process.execPath,
+        ...runtimeArgs(["-o", join(dir, "d"), `${server.url}/known`]),
+      ]
+        .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(" ");
+      const { HTTPSTAT_PROGRESS: _, ...env } = process.env;
+      const pty = await new Promise<{ code: number; output: string }>((resolve) => {
+        execFile(
+          "script",
+          ["-qfec", command, "/dev/null"],
+          { timeout: 30_000, env: { ...env, NO_COLOR: "1" } },
+          (error, stdout) => resolve({ code: error ? 1 : 0, output: stdout }),
+        );
+      });
+      assert.equal(pty.code, 0, pty.output);
+      assert.match(pty.output, /\r\[=+\] 100% {2}256\.0 KiB \/ 256\.0 KiB/);
       // Not a terminal: no bar at all.
       const plain = await httpstat(["-o", join(dir, "c"), `${server.url}/known`]);
       assert.equal(plain.code, 0, plain.stderr);
