@@ -22,6 +22,7 @@ import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
 import {
+  ABORT,
   type BodyOwner,
   BodySource,
   FetchResponse,
@@ -92,13 +93,17 @@ class AbortLink implements EventListenerObject {
  */
 class BodyAbortLink implements EventListenerObject {
   #controller: WeakRef<ReadableStreamDefaultController<Uint8Array>>;
-  constructor(controller: ReadableStreamDefaultController<Uint8Array>) {
+  #response: WeakRef<Response> | null;
+  constructor(controller: ReadableStreamDefaultController<Uint8Array>, response: Response | null) {
     this.#controller = new WeakRef(controller);
+    this.#response = response === null ? null : new WeakRef(response);
   }
   handleEvent(event: Event): void {
-    const signal = event.target as AbortSignal;
+    const reason = abortReason(event.target as AbortSignal);
+    const response = this.#response?.deref();
+    if (response instanceof FetchResponse) response[ABORT](reason);
     try {
-      this.#controller.deref()?.error(abortReason(signal));
+      this.#controller.deref()?.error(reason);
     } catch {
       // Already read to the end or cancelled: nothing to abort.
     }
@@ -270,6 +275,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   origin: string | null = null;
   /** Response tainting and origin of a request made where there is an origin, or null. */
   originState: OriginState | null = null;
+  /** The Response handed to the caller, for "abort the fetch" (see handleEvent). */
+  response: Response | null = null;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
@@ -405,6 +412,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   /** Hands the Response to the caller (after checking its integrity, if asked). */
   deliver(response: Response): void {
     this.delivered = true;
+    if (this.spec.signal !== null) this.response = response;
     if (this.spec.integrity !== "") {
       this.#verify(response);
       return;
@@ -419,7 +427,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   watchBody(controller: ReadableStreamDefaultController<Uint8Array>): void {
     const signal = this.spec.signal;
     if (signal === null || signal.aborted) return;
-    const link = new BodyAbortLink(controller);
+    const link = new BodyAbortLink(controller, this.response);
     signal.addEventListener("abort", link);
     bodyLinks.register(controller, { signal, link });
   }
@@ -487,6 +495,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.finish();
     // Fetch "abort fetch": a request body stream is cancelled with the reason, synchronously.
     cancelBody(this.spec, reason);
+    const response = this.response;
+    if (response instanceof FetchResponse) response[ABORT](reason);
     attempt?.abort(reason);
     this.end(attempt?.connection ?? null, attempt?.bytes ?? 0, reason);
     if (!this.delivered) this.#reject(reason);
@@ -985,9 +995,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         return;
       }
       task.finish();
-      if (controller !== null) task.watchBody(controller);
       task.end(connection, this.bytes, undefined);
       task.deliver(response);
+      if (controller !== null) task.watchBody(controller);
       return;
     }
     leakRegistry.unregister(this);

@@ -33,6 +33,11 @@ function seal(headers: Headers): void {
   }
 }
 
+/** Marks a fetched response as aborted (see {@linkcode FetchResponse}). */
+export const ABORT: unique symbol = Symbol("wirefetch.abort");
+
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
+
 /**
  * A global `Response` that looks as a fetched one does: `url` and `redirected` from the request
  * that produced it, `type` `"basic"` (a constructed Response says `"default"`), and immutable
@@ -46,6 +51,7 @@ export class FetchResponse extends Response {
   #url: string;
   #redirected: boolean;
   #sealed = false;
+  #abortReason: unknown = NOT_ABORTED;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -105,6 +111,51 @@ export class FetchResponse extends Response {
     return headers;
   }
 
+  /**
+   * Fetch "abort the fetch" on a response: its body methods reject with the reason from now on,
+   * at once (before the next microtask, as native fetch's), read before or not. The body stream
+   * is errored by the caller.
+   */
+  [ABORT](reason: unknown): void {
+    if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+  }
+
+  /** The body as text; rejects with the abort reason once the fetch was aborted. */
+  override text(): Promise<string> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.text();
+  }
+
+  /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
+  override json(): Promise<unknown> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.json();
+  }
+
+  /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.arrayBuffer();
+  }
+
+  /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
+  override blob(): Promise<Blob> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.blob();
+  }
+
+  /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
+  override formData(): Promise<FormData> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.formData();
+  }
+
+  /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.bytes();
+  }
+
   /** A copy that shares nothing with this response's body. */
   override clone(): Response {
     const copy = super.clone();
@@ -116,6 +167,11 @@ export class FetchResponse extends Response {
     });
     return copy;
   }
+}
+
+// Response.prototype.bytes is recent (Node 22): where the runtime has none, neither do we.
+if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
+  delete (FetchResponse.prototype as { bytes?: unknown }).bytes;
 }
 
 /**
