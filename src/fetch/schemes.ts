@@ -55,6 +55,12 @@ export async function schemeFetch(
       new WirefetchError("ERR_SCHEME", `fetch of ${url.protocol} URLs is a network error`),
     );
   }
+  // Fetch §4.1 step 1 checks the signal before any scheme is looked at; Bun's fetch resolves a
+  // data: URL despite an aborted signal.
+  const signal = init?.signal ?? (input instanceof Request ? input.signal : null);
+  if (signal?.aborted) {
+    throw signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+  }
   let options: RequestInit | undefined = init;
   if (init !== undefined && init !== null) {
     const { client: _client, trace: _trace, maxRedirects: _max, ...rest } = init as
@@ -67,12 +73,14 @@ export async function schemeFetch(
   const target = input instanceof Request ? input : hrefWithoutFragment(url);
   const response = await runtimeFetch(target, options);
   const href = hrefWithoutFragment(response.url === "" ? url : new URL(response.url));
+  // Headers before body: Bun forgets a blob: or data: response's headers once its body is read.
+  const headers = response.headers;
   return new FetchResponse(
     response.body,
     { status: response.status, statusText: response.statusText },
     href,
     response.redirected,
     null,
-    response.headers,
+    headers,
   );
 }
