@@ -200,7 +200,7 @@ describe("fetch requests", () => {
     }
   });
 
-  it("rejects ftp: and about: URLs with a network error (TypeError \"fetch failed\")", async () => {
+  it('rejects ftp: and about: URLs with a network error (TypeError "fetch failed")', async () => {
     await withClient(async (client) => {
       for (const url of ["ftp://example.test/", "about:blank", "foo:bar"]) {
         const error = await rejection(client.fetch(url));

@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { Client, WirefetchError } from "../../mod.ts";
+import { Client, type WirefetchError } from "../../mod.ts";
 import { matchesIntegrity } from "../../src/fetch/integrity.ts";
 import { startHttpServer } from "../support/servers.ts";
 import { rejection, within } from "./helpers.ts";

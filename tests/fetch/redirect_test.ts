@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type * as http from "node:http";
-import { Client, WirefetchError } from "../../mod.ts";
+import { Client, type WirefetchError } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
 import { rejection, within } from "./helpers.ts";
 
