@@ -545,6 +545,11 @@ export function toRequestSpec(
     throw new TypeError(`a ${method} request cannot have a body`);
   }
   if (bodyInit === requestBody && requestBody !== null) {
+    if (signal?.aborted) {
+      // Nothing will be sent: no probing, so fetch cancels the stream synchronously, as the
+      // standard's "abort the fetch" does.
+      return withBody(spec, { kind: "stream", stream: requestBody, length: -1 }, null, -1);
+    }
     return probeStream(requestBody).then((body) => withBody(spec, body, null, userLength));
   }
   const extracted = extractBody(bodyInit);

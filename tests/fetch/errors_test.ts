@@ -223,6 +223,21 @@ describe("abort cancels a stream request body", () => {
       } as RequestInit);
       assert.deepEqual(cancelled, [reason]);
       assert.equal(await rejection(pending), reason);
+
+      // The same for the stream body of a Request.
+      const fromRequest: unknown[] = [];
+      const request = new Request("http://127.0.0.1:9/", {
+        method: "POST",
+        body: new ReadableStream<Uint8Array>({
+          cancel(r): void {
+            fromRequest.push(r);
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+      const viaRequest = client.fetch(request, { signal: AbortSignal.abort(reason) });
+      assert.deepEqual(fromRequest, [reason]);
+      assert.equal(await rejection(viaRequest), reason);
     } finally {
       await client.close();
     }
