@@ -87,23 +87,26 @@ class AbortLink implements EventListenerObject {
 /**
  * Keeps listening to the signal after the response is complete but perhaps unread: the Fetch
  * standard's "abort the fetch" errors a body that is still readable, so `text()` and friends
- * reject with the abort reason even when every byte had arrived. Holds the body's controller
- * weakly, and is removed from the signal when the body is collected (`bodyLinks`), so a
- * long-lived signal does not accumulate listeners.
+ * reject with the abort reason even when every byte had arrived. Holds the Response (and a
+ * streamed body's controller) weakly, and is removed from the signal when the Response is
+ * collected (`bodyLinks`), so a long-lived signal does not accumulate listeners.
  */
 class BodyAbortLink implements EventListenerObject {
-  #controller: WeakRef<ReadableStreamDefaultController<Uint8Array>>;
-  #response: WeakRef<Response> | null;
-  constructor(controller: ReadableStreamDefaultController<Uint8Array>, response: Response | null) {
-    this.#controller = new WeakRef(controller);
-    this.#response = response === null ? null : new WeakRef(response);
+  #controller: WeakRef<ReadableStreamDefaultController<Uint8Array>> | null;
+  #response: WeakRef<Response>;
+  constructor(
+    controller: ReadableStreamDefaultController<Uint8Array> | null,
+    response: Response,
+  ) {
+    this.#controller = controller === null ? null : new WeakRef(controller);
+    this.#response = new WeakRef(response);
   }
   handleEvent(event: Event): void {
     const reason = abortReason(event.target as AbortSignal);
-    const response = this.#response?.deref();
+    const response = this.#response.deref();
     if (response instanceof FetchResponse) response[ABORT](reason);
     try {
-      this.#controller.deref()?.error(reason);
+      this.#controller?.deref()?.error(reason);
     } catch {
       // Already read to the end or cancelled: nothing to abort.
     }
@@ -424,12 +427,13 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * Keeps the abort signal wired to a complete body that may still be unread (see
    * {@linkcode BodyAbortLink}). Only requests with a signal pay for it.
    */
-  watchBody(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  watchBody(controller: ReadableStreamDefaultController<Uint8Array> | null): void {
     const signal = this.spec.signal;
-    if (signal === null || signal.aborted) return;
-    const link = new BodyAbortLink(controller, this.response);
+    const response = this.response;
+    if (signal === null || signal.aborted || response === null) return;
+    const link = new BodyAbortLink(controller, response);
     signal.addEventListener("abort", link);
-    bodyLinks.register(controller, { signal, link });
+    bodyLinks.register(response, { signal, link });
   }
 
   // Fetch §4.1 main fetch step 22: with integrity metadata, the whole body is read and hashed
@@ -974,20 +978,8 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         : concat(pending, this.#pendingBytes);
       this.#pending = null;
       let response: Response;
-      // With a signal, the bytes go in a stream the signal can still error (BodyAbortLink).
-      let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
       try {
-        let init: Uint8Array | ReadableStream<Uint8Array> | null = body;
-        if (body !== null && task.spec.signal !== null) {
-          init = new ReadableStream<Uint8Array>({
-            start(c): void {
-              controller = c;
-              if (body.length > 0) c.enqueue(body);
-              c.close();
-            },
-          });
-        }
-        response = makeResponse(head, init, task.responseUrl, task.redirects > 0, task.marks);
+        response = makeResponse(head, body, task.responseUrl, task.redirects > 0, task.marks);
       } catch (error) {
         task.fail(
           new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
@@ -997,7 +989,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       task.finish();
       task.end(connection, this.bytes, undefined);
       task.deliver(response);
-      if (controller !== null) task.watchBody(controller);
+      // The bytes stay bytes (far cheaper to read than a stream); the signal still reaches
+      // the Response, whose body methods and body stream then fail with the reason.
+      task.watchBody(null);
       return;
     }
     leakRegistry.unregister(this);

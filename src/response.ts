@@ -52,6 +52,8 @@ export class FetchResponse extends Response {
   #redirected: boolean;
   #sealed = false;
   #abortReason: unknown = NOT_ABORTED;
+  #bodyExposed = false;
+  #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -118,6 +120,23 @@ export class FetchResponse extends Response {
    */
   [ABORT](reason: unknown): void {
     if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+  }
+
+  /**
+   * The body stream. Once the fetch was aborted, a body not looked at before is a stream errored
+   * with the reason (a body received whole is held as bytes, which nothing can error later).
+   */
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && super.body !== null) {
+      const reason = this.#abortReason;
+      return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(controller): void {
+          controller.error(reason);
+        },
+      });
+    }
+    this.#bodyExposed = true;
+    return super.body;
   }
 
   /** The body as text; rejects with the abort reason once the fetch was aborted. */

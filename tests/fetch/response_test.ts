@@ -117,6 +117,21 @@ describe("abort after the response", () => {
     });
   }
 
+  it("errors response.body with the reason when it was not read before the abort", async () => {
+    await withServer(async (url, client) => {
+      const controller = new AbortController();
+      const response = await within(
+        client.fetch(url, { signal: controller.signal }),
+        5_000,
+        "fetch",
+      );
+      const reason = new Error("stop");
+      controller.abort(reason);
+      const reader = response.body!.getReader();
+      assert.equal(await rejection(reader.read()), reason);
+    });
+  });
+
   it("rejects a second text() with the reason too", async () => {
     await withServer(async (url, client) => {
       const outcome = async (f: typeof fetch): Promise<string[]> => {
