@@ -27,6 +27,8 @@
  *   stream body that cannot be sent again, a `Location` that is not http: or https:).
  * - `ERR_SCHEME`: the URL's scheme is one fetch answers with a network error (`about:`, or a
  *   scheme neither fetch nor the runtime knows).
+ * - `ERR_MODE`: a `mode: "same-origin"` request reached another origin than the environment's
+ *   (only where there is one: `globalThis.location`).
  * - `ERR_INTEGRITY`: the body does not match the request's `integrity` metadata (Subresource
  *   Integrity).
  * - `ERR_SOCKET`: any other socket failure; `cause` holds the runtime's error.
@@ -48,6 +50,7 @@ export type WirefetchErrorCode =
   | "ERR_TOO_MANY_REDIRECTS"
   | "ERR_REDIRECT"
   | "ERR_SCHEME"
+  | "ERR_MODE"
   | "ERR_INTEGRITY"
   | "ERR_SOCKET";
 

@@ -323,7 +323,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       signal.addEventListener("abort", this.#abortLink);
     }
     if (refused !== null) {
-      this.fail(new WirefetchError("ERR_REDIRECT", refused));
+      this.fail(new WirefetchError("ERR_MODE", refused));
       return;
     }
     this.start(false);
@@ -622,7 +622,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.redirects++;
     const refused = this.#prepareHop();
     if (refused !== null) {
-      this.fail(new WirefetchError("ERR_REDIRECT", refused));
+      this.fail(new WirefetchError("ERR_MODE", refused));
       return;
     }
     try {

@@ -295,6 +295,11 @@ describe("Origin", () => {
         await hops(`${servers.a}/r?to=%2Fnext&status=302`, { method: "POST", body: "x" }),
         [servers.a, undefined],
       );
+      // mode "same-origin" refuses another origin, first hop or after a redirect.
+      for (const url of [`${servers.b}/x`, `${servers.a}/r?to=${toB}`]) {
+        const error = await rejection(client.fetch(url, { mode: "same-origin" }));
+        assert.equal((error.cause as WirefetchError).code, "ERR_MODE");
+      }
       // The default referrer is the environment's URL ("client").
       servers.seen.length = 0;
       await (await client.fetch(`${servers.a}/y`)).text();
