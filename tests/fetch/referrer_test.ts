@@ -9,7 +9,7 @@ import {
 } from "../../src/fetch/referrer.ts";
 import { Client } from "../../mod.ts";
 import { startHttpServer } from "../support/servers.ts";
-import { within } from "./helpers.ts";
+import { runtime, within } from "./helpers.ts";
 
 const page = new URL("https://user:pw@a.example/page?q=1#frag");
 const same = new URL("https://a.example/other");
@@ -101,6 +101,27 @@ describe("Referer and Origin set by the caller", () => {
       );
       await response.text();
       assert.deepEqual(seen, [["https://mine.example/", "https://mine.example"]]);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("come from a Request's referrer and referrerPolicy too (where its Request keeps them)", async () => {
+    const seen: (string | undefined)[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(req.headers.referer);
+      res.end();
+    });
+    const client = new Client();
+    try {
+      const request = new Request(server.url, {
+        referrer: `${server.url}/page?x`,
+        referrerPolicy: "origin",
+      });
+      await (await within(client.fetch(request), 5_000, "fetch")).text();
+      // Bun's Request does not keep referrer (its `referrer` reads ""): nothing to send.
+      assert.deepEqual(seen, [runtime === "bun" ? undefined : `${server.url}/`]);
     } finally {
       await client.close();
       await server.close();
