@@ -8,6 +8,36 @@ import { rejection, runtime, within } from "./helpers.ts";
 
 const nativeFetch = globalThis.fetch;
 
+function collectGarbage(): void {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
+  if (g.Bun) g.Bun.gc(true);
+  else if (g.gc) g.gc();
+  else throw new Error("run with --v8-flags=--expose-gc (Deno), --expose-gc (Node) or Bun");
+}
+
+/** A signal (duck-typed, as polyfills are) that counts its abort listeners. */
+class CountingSignal extends EventTarget {
+  aborted = false;
+  reason: unknown = undefined;
+  listeners = 0;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type === "abort") this.listeners++;
+    super.addEventListener(type, listener, options);
+  }
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    if (type === "abort") this.listeners--;
+    super.removeEventListener(type, listener, options);
+  }
+}
+
 async function withServer(
   fn: (url: string, client: Client) => Promise<void>,
   body = '{"a":1}',
@@ -176,5 +206,23 @@ describe("abort after the response", () => {
       await client.close();
       await server.close();
     }
+  });
+
+  it("does not pile listeners on a long-lived signal: they go with collected responses", async () => {
+    await withServer(async (url, client) => {
+      const signal = new CountingSignal();
+      const init = { signal: signal as unknown as AbortSignal };
+      for (let i = 0; i < 20; i++) {
+        await (await within(client.fetch(url, init), 5_000, "fetch")).text();
+      }
+      // Each read response still listens (an abort would fail its body methods)...
+      assert.equal(signal.listeners, 20);
+      // ...until it is garbage-collected. Bun's conservative collector may keep a few alive.
+      for (let i = 0; i < 30 && signal.listeners > 2; i++) {
+        collectGarbage();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(signal.listeners <= 2, `${signal.listeners} listeners left`);
+    });
   });
 });
