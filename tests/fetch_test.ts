@@ -207,11 +207,13 @@ describe("fetch requests", () => {
     }
   });
 
-  it("rejects URLs other than http: and https: with TypeError", async () => {
+  it('rejects ftp: and about: URLs with a network error (TypeError "fetch failed")', async () => {
     await withClient(async (client) => {
-      for (const url of ["ftp://example.test/", "file:///etc/passwd", "data:,x"]) {
+      for (const url of ["ftp://example.test/", "about:blank", "foo:bar"]) {
         const error = await rejection(client.fetch(url));
         assert.ok(error instanceof TypeError);
+        assert.equal(error.message, "fetch failed");
+        assert.equal((error.cause as WirefetchError).code, "ERR_SCHEME");
       }
     });
   });
@@ -276,7 +278,7 @@ describe("fetch responses", () => {
         assert.equal(response.ok, true);
         assert.equal(response.headers.get("x-one"), "1");
         assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
-        assert.equal(response.url, `${server.url}/x#f`);
+        assert.equal(response.url, `${server.url}/x`); // Fetch: never the fragment
         assert.equal(response.redirected, false);
         assert.equal(await response.text(), "body");
       });
