@@ -1,6 +1,6 @@
 // A per-test time limit for `node --test`, loaded with --import (see scripts/test_runtimes.mjs):
 // every `it` and `test` gets node:test's `timeout` option (WIREFETCH_TEST_TIMEOUT milliseconds,
-// default 15000) unless it sets its own. Node's `--test-timeout` cannot do this on Node 20: it
+// default 20000) unless it sets its own. Node's `--test-timeout` cannot do this on Node 20: it
 // bounds each file, so a hang would cancel the whole file without naming the test.
 //
 // node:test's ESM exports are bindings of its CommonJS module object; replacing the functions
@@ -10,7 +10,7 @@ import { createRequire, syncBuiltinESMExports } from "node:module";
 const nodeTest = createRequire(import.meta.url)("node:test");
 const limit = Number(process.env.WIREFETCH_TEST_TIMEOUT) > 0
   ? Number(process.env.WIREFETCH_TEST_TIMEOUT)
-  : 15_000;
+  : 20_000;
 
 // it/test take (fn), (name, fn), (options, fn), (name, options, fn), (name, options).
 function withTimeout(original) {

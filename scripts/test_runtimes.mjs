@@ -1,7 +1,7 @@
 // How each runtime runs the suite, shared by scripts/test.mjs, scripts/test_node.mjs and the
 // test that proves a hanging test fails (tests/scripts/test_timeout_test.ts).
 //
-// Every test has a time limit, WIREFETCH_TEST_TIMEOUT milliseconds (default 15000): a regression
+// Every test has a time limit, WIREFETCH_TEST_TIMEOUT milliseconds (default 20000): a regression
 // that makes a test wait forever shows up as a failure under the test's name, and the run goes on.
 // - Bun: `bun test --timeout`.
 // - Deno: `deno test` has no such flag; scripts/deno_test_timeout.ts, loaded with --preload,
@@ -18,7 +18,7 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** The per-test limit in milliseconds. */
 export const testTimeout = Number(process.env.WIREFETCH_TEST_TIMEOUT) > 0
   ? Number(process.env.WIREFETCH_TEST_TIMEOUT)
-  : 15_000;
+  : 20_000;
 
 /** The environment the runners get: the limit, and no colours (the summaries are parsed). */
 export function testEnv(extra = {}) {
