@@ -13,7 +13,9 @@
 
 import type { Client, FetchFunction, FetchInit } from "../client.ts";
 import { VERSION } from "../client.ts";
+import type { ConnectionHandle } from "../pool/connection_info.ts";
 import type {
+  ConnectDoneEvent,
   GotConnEvent,
   RedirectEvent,
   ResponseDoneEvent,
@@ -52,9 +54,89 @@ interface ResponseHead {
   marks: TimingMarks | undefined;
 }
 
-/** One `fetch` call: its events, and its response head or error once they exist. */
+/**
+ * What an entry needs of one trace event, copied when it is dispatched. The events themselves are
+ * not kept: a dozen Event objects per request (and the connection they name), held until
+ * `clear()`, would make a long recording heavy for the collector.
+ */
+interface Note {
+  type: string;
+  time: number;
+  /** getconn: the hop's method and URL. */
+  method?: string;
+  url?: string;
+  /** wroteheaderfield. */
+  name?: string;
+  value?: string;
+  /** gotconn. */
+  connectionId?: number;
+  address?: string;
+  /** redirect. */
+  status?: number;
+  to?: string;
+  /** responsedone. */
+  bytes?: number;
+  error?: unknown;
+  httpVersion?: string;
+}
+
+// The event types an entry is built from; the others are only forwarded.
+const NOTED = new Set([
+  "getconn",
+  "dnsstart",
+  "dnsdone",
+  "connectstart",
+  "connectdone",
+  "tlshandshakestart",
+  "tlshandshakedone",
+  "gotconn",
+  "wroteheaderfield",
+  "wroterequest",
+  "gotfirstresponsebyte",
+  "redirect",
+  "retry",
+  "responsedone",
+]);
+
+function noteOf(event: TraceEvent): Note | undefined {
+  const note: Note = { type: event.type, time: event.time };
+  switch (event.type) {
+    case "getconn":
+      note.method = event.method;
+      note.url = event.url;
+      break;
+    case "connectdone":
+      // A Happy Eyeballs loser's end is not the connect phase's.
+      if ((event as ConnectDoneEvent).error !== undefined) return undefined;
+      break;
+    case "wroteheaderfield":
+      note.name = (event as WroteHeaderFieldEvent).name;
+      note.value = (event as WroteHeaderFieldEvent).value;
+      break;
+    case "gotconn":
+      note.connectionId = (event as GotConnEvent).connection.id;
+      note.address = (event as GotConnEvent).remoteAddress.address;
+      break;
+    case "redirect":
+      note.status = (event as RedirectEvent).status;
+      note.to = (event as RedirectEvent).to;
+      break;
+    case "responsedone":
+      note.bytes = (event as ResponseDoneEvent).bytes;
+      note.error = (event as ResponseDoneEvent).error;
+      note.httpVersion = (event as ResponseDoneEvent).httpVersion;
+      break;
+  }
+  return note;
+}
+
+/** One `fetch` call: notes of its events, and its response head or error once they exist. */
 class RequestRecord {
-  readonly events: TraceEvent[] = [];
+  readonly events: Note[] = [];
+  /** The connection in use, while the request runs (to read its TCP_INFO at the end). */
+  connection: ConnectionHandle | null = null;
+  /** The connection's TCP_INFO at open, when this request opened it with `tcpInfo` on. */
+  openInfo: GotConnEvent["tcpInfo"];
   response: ResponseHead | undefined;
   error: unknown;
   failed = false;
@@ -80,18 +162,25 @@ class RecordingTarget extends EventTarget {
 
   override dispatchEvent(event: Event): boolean {
     const record = this.#record;
-    record.events.push(event as TraceEvent);
-    if (event.type === "gotconn") {
+    const type = event.type;
+    if (NOTED.has(type)) {
+      const note = noteOf(event as TraceEvent);
+      if (note !== undefined) record.events.push(note);
+    }
+    if (type === "gotconn") {
       const got = event as GotConnEvent;
+      record.connection = got.connection;
+      record.openInfo = got.tcpInfo;
       // A connection opened with TCP_INFO on carries a snapshot; remember it for later requests.
       if (got.tcpInfo !== undefined) this.#tcpInfoConnections.add(got.connection.id);
-    } else if (event.type === "responsedone") {
-      const got = record.events.findLast((e) => e.type === "gotconn") as GotConnEvent | undefined;
-      if (got !== undefined && this.#tcpInfoConnections.has(got.connection.id)) {
-        const reading = tcpInfo(got.connection);
-        const info = reading.info ?? got.tcpInfo;
+    } else if (type === "responsedone") {
+      const connection = record.connection;
+      if (connection !== null && this.#tcpInfoConnections.has(connection.id)) {
+        const info = tcpInfo(connection).info ?? record.openInfo;
         if (info !== undefined) record.tcpInfo = tcpInfoToJSON(info);
       }
+      record.connection = null;
+      record.openInfo = undefined;
     }
     return this.#forward === null ? true : this.#forward.dispatchEvent(event);
   }
@@ -116,8 +205,8 @@ class RecordingTarget extends EventTarget {
  * It records requests made through `client.fetch` (and `fetch(url, { client })`) after it was
  * created; {@linkcode HarRecorder.stop} gives the client its own `fetch` back. Recording makes
  * every request build its trace events and keeps them until {@linkcode HarRecorder.clear}
- * (measured at 0.66× the keep-alive requests/s on Deno, 0.74× on Bun): a tool for looking at
- * requests, not for every request of a busy service.
+ * (measured at 0.5× to 0.9× the keep-alive requests/s of not recording, c=1, Deno and Bun): a
+ * tool for looking at requests, not for every request of a busy service.
  *
  * @example
  * ```ts ignore
@@ -242,11 +331,11 @@ export class HarRecorder {
 
 /** The events of one hop: from its `getconn` to the `redirect` that ended it, or the end. */
 interface Hop {
-  events: TraceEvent[];
-  redirect: RedirectEvent | undefined;
+  events: Note[];
+  redirect: Note | undefined;
 }
 
-function hopsOf(events: readonly TraceEvent[]): Hop[] {
+function hopsOf(events: readonly Note[]): Hop[] {
   const hops: Hop[] = [];
   let current: Hop | null = null;
   for (const event of events) {
@@ -256,17 +345,17 @@ function hopsOf(events: readonly TraceEvent[]): Hop[] {
     }
     if (current === null) continue;
     current.events.push(event);
-    if (event.type === "redirect") current.redirect = event as RedirectEvent;
+    if (event.type === "redirect") current.redirect = event;
   }
   return hops;
 }
 
-function last<T extends TraceEvent>(events: readonly TraceEvent[], type: string): T | undefined {
-  return events.findLast((e) => e.type === type) as T | undefined;
+function last(events: readonly Note[], type: string): Note | undefined {
+  return events.findLast((e) => e.type === type);
 }
 
 // The events of the attempt that counted: after a retry, the failed attempt's are dropped.
-function finalAttempt(events: readonly TraceEvent[]): TraceEvent[] {
+function finalAttempt(events: readonly Note[]): Note[] {
   const retry = events.findLastIndex((e) => e.type === "retry");
   return retry < 0 ? [...events] : events.slice(retry + 1);
 }
@@ -309,13 +398,13 @@ function parseSetCookie(value: string): HarCookie {
   return cookie;
 }
 
-function requestOf(events: readonly TraceEvent[], first: TraceEvent): HarRequest {
-  const url = new URL(first.url);
+function requestOf(events: readonly Note[], first: Note): HarRequest {
+  const url = new URL(first.url!);
   const headers: HarNameValue[] = events
     .filter((e) => e.type === "wroteheaderfield")
     .map((e) => ({
-      name: (e as WroteHeaderFieldEvent).name,
-      value: (e as WroteHeaderFieldEvent).value,
+      name: e.name!,
+      value: e.value!,
     }));
   const find = (name: string): string | undefined =>
     headers.find((h) => h.name.toLowerCase() === name)?.value;
@@ -331,7 +420,7 @@ function requestOf(events: readonly TraceEvent[], first: TraceEvent): HarRequest
   }
   const cookie = find("cookie");
   const request: HarRequest = {
-    method: first.method,
+    method: first.method!,
     url: url.href,
     httpVersion: "HTTP/1.1",
     cookies: cookie === undefined ? [] : parseCookieHeader(cookie),
@@ -348,7 +437,7 @@ const sum = (t: HarTimings): number =>
   [t.blocked, t.dns, t.connect, t.send, t.wait, t.receive].reduce((a, v) => a + Math.max(v, 0), 0);
 
 /** Timings of a hop from its events (redirect hops, and requests that got no Response). */
-function timingsFromEvents(events: readonly TraceEvent[], start: number, end: number): HarTimings {
+function timingsFromEvents(events: readonly Note[], start: number, end: number): HarTimings {
   const at = (type: string): number => last(events, type)?.time ?? -1;
   const first = (type: string): number => events.find((e) => e.type === type)?.time ?? -1;
   const span = (from: number, to: number): number => from >= 0 && to >= from ? to - from : -1;
@@ -380,8 +469,8 @@ function entriesOf(record: RequestRecord): HarEntry[] {
     const hopStart = start;
     const isLast = h === hops.length - 1;
     const events = finalAttempt(hop.events);
-    const got = last<GotConnEvent>(events, "gotconn");
-    const done = last<ResponseDoneEvent>(events, "responsedone");
+    const got = last(events, "gotconn");
+    const done = last(events, "responsedone");
     const request = requestOf(events, hop.events[0]);
     let response: HarResponse;
     let timings: HarTimings;
@@ -389,13 +478,13 @@ function entriesOf(record: RequestRecord): HarEntry[] {
       // A redirect hop: the client read its head and dropped its body, then moved on.
       const redirect = hop.redirect!;
       response = {
-        status: redirect.status,
+        status: redirect.status!,
         statusText: "",
         httpVersion: "HTTP/1.1",
         cookies: [],
         headers: [],
         content: { size: 0, mimeType: "x-unknown" },
-        redirectURL: redirect.to,
+        redirectURL: redirect.to!,
         headersSize: -1,
         bodySize: -1,
         comment: "redirect followed by the client: its headers were not kept",
@@ -414,12 +503,12 @@ function entriesOf(record: RequestRecord): HarEntry[] {
         cookies: r.setCookies.map(parseSetCookie),
         headers,
         content: {
-          size: ended ? done.bytes : 0,
+          size: ended ? done.bytes! : 0,
           mimeType: header("content-type") ?? "x-unknown",
         },
         redirectURL: header("location") ?? "",
         headersSize: -1,
-        bodySize: ended ? done.bytes : -1,
+        bodySize: ended ? done.bytes! : -1,
       };
       if (!ended) response.comment = "body not read to its end when the HAR was written";
       else if (done.error !== undefined) response._error = errorText(done.error);
@@ -465,8 +554,8 @@ function entriesOf(record: RequestRecord): HarEntry[] {
       timings,
     };
     if (got !== undefined) {
-      entry.serverIPAddress = got.remoteAddress.address;
-      entry.connection = String(got.connection.id);
+      entry.serverIPAddress = got.address;
+      entry.connection = String(got.connectionId);
     }
     if (isLast && record.tcpInfo !== undefined) entry._tcpInfo = record.tcpInfo;
     entries.push(entry);
