@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client, timingsOf } from "../../mod.ts";
 import { HarRecorder } from "../../har.ts";
-import { fixtures, startHttpServer } from "../support/servers.ts";
+import { fixtures, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
 import { closeBounded, rejectionWithin, within } from "../support/deadline.ts";
 import { assertValidHar } from "./helpers.ts";
 
@@ -308,6 +308,40 @@ describe("HarRecorder", () => {
       assertValidHar(recorder.toJSON());
     } finally {
       console.warn = warn;
+      await closeBounded(client, [server]);
+    }
+  });
+
+  it("records a request retried on a new connection once, as its final attempt", async () => {
+    // The first connection answers one request, then drops the next one unanswered: the client
+    // retries that GET on a new connection (a stale keep-alive connection).
+    const server = await startRawServer(async (socket, index) => {
+      await readRequest(socket);
+      socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+      if (index === 0) {
+        await readRequest(socket);
+        socket.destroy();
+      }
+    });
+    const client = new Client();
+    const recorder = new HarRecorder(client);
+    try {
+      await (await get(client, server.url)).text();
+      await (await get(client, server.url)).text();
+      const har = recorder.toJSON();
+      assertValidHar(har);
+      const [first, retried] = har.log.entries;
+      assert.equal(har.log.entries.length, 2);
+      assert.equal(server.accepted, 2);
+      assert.equal(retried.response.status, 200);
+      // The attempt that counted: the new connection, its connect phase, its header fields once.
+      assert.notEqual(retried.connection, first.connection);
+      assert.ok(retried.timings.connect >= 0);
+      assert.deepEqual(
+        retried.request.headers.map((h) => h.name),
+        first.request.headers.map((h) => h.name),
+      );
+    } finally {
       await closeBounded(client, [server]);
     }
   });
