@@ -97,6 +97,13 @@ export interface ClientOptions {
    * 0 disables the cache (concurrent lookups are still shared).
    */
   dnsTtl?: number;
+  /**
+   * Undo content codings (gzip, deflate, br, and zstd where the runtime has it) and send a
+   * default `Accept-Encoding`, as the runtime's own fetch does. Default true; false hands out the
+   * bytes as the server sent them and sends no Accept-Encoding unless the request sets one. A
+   * request's own `decompress` overrides it.
+   */
+  decompress?: boolean;
 }
 
 /** Counts of a client's connections and queued requests. */
@@ -113,10 +120,18 @@ export interface FetchInit extends RequestInit {
   client?: Client;
   /** Receives this request's trace events (in addition to the client's listeners). */
   trace?: EventTarget;
+  /** Overrides the client's `decompress` option for this request. */
+  decompress?: boolean;
 }
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
 export type FetchFunction = (input: RequestInfo | URL, init?: FetchInit) => Promise<Response>;
+
+function flag(value: boolean | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${value}`);
+  return value;
+}
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -147,6 +162,8 @@ export class Client extends EventTarget {
   readonly fetch: FetchFunction;
   /** The User-Agent sent by default. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings by default (the `decompress` option). */
+  readonly decompress: boolean;
   #pools = new Map<string, OriginPool>();
   #settings: PoolSettings;
   #maxIdle: number;
@@ -207,6 +224,7 @@ export class Client extends EventTarget {
       insecure: options.unsafelyIgnoreCertificateErrors === true,
     };
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
+    this.decompress = flag(options.decompress, true, "decompress");
     this.fetch = (input: RequestInfo | URL, init?: FetchInit): Promise<Response> =>
       this.#fetch(input, init);
   }
@@ -288,12 +306,13 @@ export class Client extends EventTarget {
       );
     }
     try {
+      const decompress = flag(init?.decompress, this.decompress, "decompress");
       const spec = toRequestSpec(input, init);
       const trace = init?.trace ?? null;
       if (spec instanceof Promise) {
-        return spec.then((s) => new FetchTask(this, s, trace).promise);
+        return spec.then((s) => new FetchTask(this, s, trace, decompress).promise);
       }
-      return new FetchTask(this, spec, trace).promise;
+      return new FetchTask(this, spec, trace, decompress).promise;
     } catch (error) {
       return Promise.reject(error);
     }

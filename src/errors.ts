@@ -26,6 +26,9 @@
  * - `ERR_REDIRECT`: a redirect could not be followed (`redirect: "error"`, a bad `Location`, a
  *   stream body that cannot be sent again).
  * - `ERR_SOCKET`: any other socket failure; `cause` holds the runtime's error.
+ * - `ERR_CONTENT_DECODING`: the body's content coding could not be undone (corrupt or truncated
+ *   compressed data, or more than 5 stacked codings).
+ * - `ERR_CLIENT_DESTROYED`: `client.destroy()` ended the request.
  */
 export type WirefetchErrorCode =
   | "ERR_CONNECTION_REFUSED"
@@ -43,7 +46,9 @@ export type WirefetchErrorCode =
   | "ERR_CLIENT_CLOSED"
   | "ERR_TOO_MANY_REDIRECTS"
   | "ERR_REDIRECT"
-  | "ERR_SOCKET";
+  | "ERR_SOCKET"
+  | "ERR_CONTENT_DECODING"
+  | "ERR_CLIENT_DESTROYED";
 
 /**
  * A failure with a stable {@linkcode WirefetchErrorCode}.

@@ -12,6 +12,7 @@ import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
+import { defaultAcceptEncoding } from "./body/content_coding.ts";
 import { type BodyOwner, BodySource, makeResponse } from "./response.ts";
 import {
   ConnectDoneEvent,
@@ -49,6 +50,8 @@ export interface ClientContext {
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings (and send Accept-Encoding) unless told otherwise. */
+  readonly decompress: boolean;
   /** The pool for a URL's origin. */
   poolFor(url: URL): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
@@ -116,6 +119,14 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
     list.push("user-agent", userAgent);
   }
+  if (task.decompress && findHeader(user, "accept-encoding") < 0) {
+    // Fetch §4.5 step 8.16-17: a Range request asks for identity (byte ranges of a coded body
+    // would not decode); otherwise the codings we can undo.
+    list.push(
+      "accept-encoding",
+      findHeader(user, "range") >= 0 ? "identity" : defaultAcceptEncoding,
+    );
+  }
   const body = spec.body;
   if (body === null) {
     // RFC 9110 §8.6: send a length for methods whose content has a meaning, even when empty,
@@ -175,6 +186,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   retried = false;
   /** Redirects followed so far. */
   redirects = 0;
+  /** Content codings are decoded and Accept-Encoding sent (the `decompress` option). */
+  readonly decompress: boolean;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
@@ -187,10 +200,16 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * const task = new FetchTask(client, spec);
    * ```
    */
-  constructor(context: ClientContext, spec: RequestSpec, trace: EventTarget | null) {
+  constructor(
+    context: ClientContext,
+    spec: RequestSpec,
+    trace: EventTarget | null,
+    decompress: boolean = context.decompress,
+  ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
+    this.decompress = decompress;
     this.head = encodeHead(spec, context.userAgent, this);
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
@@ -693,7 +712,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }, this);
     let response: Response;
     try {
-      response = makeResponse(head, stream, task.spec.url.href, task.redirects > 0, task.marks);
+      response = makeResponse(
+        head,
+        stream,
+        task.spec.url.href,
+        task.redirects > 0,
+        task.marks,
+        task.decompress,
+      );
     } catch (error) {
       this.#protocolFailure(error);
       return;
@@ -732,10 +758,19 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.#pending = null;
       let response: Response;
       try {
-        response = makeResponse(head, body, task.spec.url.href, task.redirects > 0, task.marks);
+        response = makeResponse(
+          head,
+          body,
+          task.spec.url.href,
+          task.redirects > 0,
+          task.marks,
+          task.decompress,
+        );
       } catch (error) {
         task.fail(
-          new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+          error instanceof WirefetchError
+            ? error
+            : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
         );
         return;
       }
@@ -807,7 +842,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     leakRegistry.unregister(this);
     this.connection?.abort("not-reusable");
     this.task.fail(
-      new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+      error instanceof WirefetchError
+        ? error
+        : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
     );
   }
 }
