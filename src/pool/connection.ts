@@ -127,6 +127,38 @@ const EXPECT_CONTINUE_TIMEOUT = 1000;
 // on loopback and usually on the wire); bigger bodies are written separately to avoid a copy.
 const COALESCE_LIMIT = 65536;
 
+// Request body chunks below a quarter of this are batched into writes of up to this size.
+const WRITE_BATCH = 64 * 1024;
+
+const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+const setImmediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
+  .setImmediate ?? ((callback: () => void) => setTimeout(callback, 0));
+let lastYield = 0;
+
+/**
+ * Lets the event loop poll I/O before the next request body batch. Node's and Bun's
+ * `setImmediate` does that; Deno's runs before I/O is polled, so there only a timer does, and a
+ * timer costs a millisecond or more: Deno yields at most every 5 ms of sending.
+ */
+function yieldToEventLoop(): Promise<void> | null {
+  if (!isDeno) return new Promise((resolve) => setImmediate(resolve));
+  const now = performance.now();
+  if (now - lastYield < 5) return null;
+  lastYield = now;
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Whether `promise` is already settled, known after one microtask: a chunk already queued in a
+ * stream settles its read at once, so its reaction runs before ours.
+ */
+async function settlesNow(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await null;
+  return settled;
+}
+
 /**
  * An HTTP/1.1 connection over one socket.
  *
@@ -373,13 +405,45 @@ export class Connection implements SocketListener, ResponseParserHandler {
         if (first !== null) await first;
       }
       let sent = 0;
+      // Small chunks are copied into one batch and sent together: one write (and, chunked, one
+      // HTTP chunk) per batch instead of per chunk. Larger chunks go out as they are.
+      let batch: Uint8Array | null = null;
+      let batched = 0;
+      const flush = async (): Promise<void> => {
+        const data = chunked ? encodeChunk(batch!.subarray(0, batched)) : batch!.slice(0, batched);
+        batched = 0;
+        this.bytesWritten += data.length;
+        if (this.#limits.tcpInfo) this.#noteWrite();
+        const pending = this.socket.write(data);
+        if (pending !== null) await pending;
+        // A socket that takes every write at once (Bun's on loopback; Deno's write ops complete
+        // without a turn of the event loop) never makes us wait, and a stream that always has a
+        // chunk ready would then keep the event loop to itself: let other work, an in-process
+        // server included, run between batches.
+        const turn = yieldToEventLoop();
+        if (turn !== null) await turn;
+        // Sending is progress: the head timeout counts from the last byte we sent.
+        if (this.exchange === exchange && !this.#parser.started) {
+          this.#setDeadline(performance.now() + this.#limits.headersTimeout);
+        }
+      };
       while (true) {
         if (this.exchange !== exchange || this.isClosed || this.#requestDone) {
           // The response finished early or the exchange died: stop reading the user's stream.
           reader.cancel().catch(() => {});
           return;
         }
-        const { done, value } = await reader.read();
+        const read = reader.read();
+        if (batched > 0 && !(await settlesNow(read))) {
+          // The producer is not keeping up: send what we have rather than wait with it.
+          await flush();
+          if (this.exchange !== exchange || this.isClosed) {
+            read.catch(() => {});
+            reader.cancel().catch(() => {});
+            return;
+          }
+        }
+        const { done, value } = await read;
         if (this.exchange !== exchange || this.isClosed) {
           reader.cancel().catch(() => {});
           return;
@@ -395,15 +459,30 @@ export class Connection implements SocketListener, ResponseParserHandler {
             `request body is longer than its Content-Length of ${exchange.bodyLength}`,
           );
         }
+        if (value.length < WRITE_BATCH / 4) {
+          batch ??= new Uint8Array(WRITE_BATCH);
+          if (batched + value.length > WRITE_BATCH) await flush();
+          batch.set(value, batched);
+          batched += value.length;
+          if (batched === WRITE_BATCH) await flush();
+          continue;
+        }
+        if (batched > 0) await flush();
         const data = chunked ? encodeChunk(value) : value;
         this.bytesWritten += data.length;
         if (this.#limits.tcpInfo) this.#noteWrite();
         const pending = this.socket.write(data);
         if (pending !== null) await pending;
+        const turn = yieldToEventLoop();
+        if (turn !== null) await turn;
         // Sending is progress: the head timeout counts from the last byte we sent.
         if (this.exchange === exchange && !this.#parser.started) {
           this.#setDeadline(performance.now() + this.#limits.headersTimeout);
         }
+      }
+      if (batched > 0) {
+        if (this.exchange !== exchange || this.isClosed) return;
+        await flush();
       }
       if (!chunked && sent !== exchange.bodyLength) {
         throw new TypeError(
