@@ -11,6 +11,7 @@ import { encodeRequestHead } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
+import { releaseDrained } from "./pool/drain.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
 import { defaultAcceptEncoding } from "./body/content_coding.ts";
 import { type BodyOwner, BodySource, makeResponse } from "./response.ts";
@@ -814,10 +815,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   // BodyOwner
 
   onBodyPull(): void {
-    this.connection?.resumeBody();
+    // Reading again: bytes drained into this body while it was forgotten are being consumed.
+    releaseDrained(this);
+    this.connection?.resumeBody(this);
   }
 
   onBodyCancel(reason: unknown): void {
+    releaseDrained(this);
     if (this.#over) return;
     this.#over = true;
     leakRegistry.unregister(this);

@@ -28,6 +28,7 @@ import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime
 import type { ConnectionHandle, ConnectionStats } from "./connection_info.ts";
 import { tcpInfo } from "../tcp_info/tcp_info.ts";
 import type { TcpInfo } from "../tcp_info/types.ts";
+import { type DrainBudget, type DrainRecord, trackDrain } from "./drain.ts";
 
 /** The states of a connection; `connecting` is counted by the pool while a dial runs. */
 export type ConnectionState = "connecting" | "idle" | "sending" | "receiving" | "closed";
@@ -99,6 +100,11 @@ export interface ConnectionOwner {
   onConnectionReusable(connection: Connection): void;
   /** The connection closed for good. */
   onConnectionClosed(connection: Connection): void;
+  /**
+   * The connection is held by a body nobody reads and could not be drained within the budget:
+   * it should stop counting against the connection cap (see {@linkcode Connection.reclaim}).
+   */
+  onConnectionDetached?(connection: Connection): void;
 }
 
 /** The timeouts and limits a connection enforces, shared by all connections of a client. */
@@ -199,6 +205,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
   closeInfo: TcpInfo | undefined = undefined;
   /** When it closed (performance.now()), or -1. */
   closedAt = -1;
+  /** Since when the body has been paused because its consumer does not read, or -1. */
+  pausedSince = -1;
+  /** The connection stopped counting against its pool's cap (its body was not drained). */
+  detached = false;
   /** Read and write timestamps, kept with the `tcpInfo` option (-1 until it happens). */
   firstReadAt = -1;
   lastReadAt = -1;
@@ -226,6 +236,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
   #onTimerBound: () => void;
+  // Set while a paused body is drained into memory (reclaim): counts the bytes read meanwhile.
+  #drain: DrainRecord | null = null;
 
   /**
    * Wraps a connected socket.
@@ -532,6 +544,13 @@ export class Connection implements SocketListener, ResponseParserHandler {
     if (this.#paused || this.state === "closed") return;
     const exchange = this.#exchange;
     if (exchange === null) return;
+    // Being drained: keep reading; the stream holds the bytes beyond its high-water mark.
+    if (this.#drain !== null) return;
+    this.#park(exchange);
+  }
+
+  #park(exchange: Exchange): void {
+    this.pausedSince = performance.now();
     this.#paused = true;
     this.socket.pause();
     this.#parked = new WeakRef(exchange);
@@ -542,10 +561,15 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.socket.unref();
   }
 
-  /** Reads the response body again after {@linkcode pauseBody}. */
-  resumeBody(): void {
+  /**
+   * Reads the response body again after {@linkcode pauseBody}. With `of`, only if that exchange
+   * is the one paused: a body drained earlier may pull after its connection moved on.
+   */
+  resumeBody(of?: Exchange): void {
     if (!this.#paused || this.state === "closed") return;
     const exchange = this.#parked?.deref() ?? null;
+    if (of !== undefined && of !== exchange) return;
+    this.pausedSince = -1;
     this.#paused = false;
     this.#parked = null;
     if (exchange === null) return;
@@ -553,6 +577,69 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.socket.ref();
     this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
     this.socket.resume();
+  }
+
+  /**
+   * Frees a connection paused on a body nobody reads (the pool calls it when requests queue at
+   * the cap): the rest of the body is drained into the body stream's memory, counted against
+   * `budget`, after which the connection is reused as usual. A body whose remaining length
+   * (known from Content-Length) does not fit the budget is not drained; neither is the rest of
+   * one that outgrows it while draining: the connection is detached instead (the owner's
+   * `onConnectionDetached`), and stays paused until the body is read, cancelled or collected.
+   * Returns what was done, or null when the connection is not paused on a live body.
+   *
+   * @example
+   * ```ts ignore
+   * connection.reclaim({ limit: 64 * 1024 * 1024, used: 0 });
+   * ```
+   */
+  reclaim(budget: DrainBudget): "drain" | "detach" | null {
+    if (!this.#paused || this.state === "closed" || this.detached) return null;
+    const exchange = this.#parked?.deref() ?? null;
+    if (exchange === null) return null;
+    const head = this.#head;
+    const left = head !== null && head.framing === "length"
+      ? head.contentLength - this.#parser.bodyBytes
+      : 0;
+    if (budget.used >= budget.limit || left > budget.limit - budget.used) {
+      this.#detach();
+      return "detach";
+    }
+    this.#drain = trackDrain(exchange, budget);
+    this.pausedSince = -1;
+    this.#paused = false;
+    this.#parked = null;
+    this.#exchange = exchange;
+    // A queued request now waits on this connection: it must keep the process alive.
+    this.socket.ref();
+    this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
+    this.socket.resume();
+    return "drain";
+  }
+
+  #detach(): void {
+    this.#drain = null;
+    const exchange = this.#exchange;
+    if (exchange !== null) this.#park(exchange);
+    if (this.detached) return;
+    this.detached = true;
+    this.#owner.onConnectionDetached?.(this);
+  }
+
+  /**
+   * Ends the connection now: its exchange (in flight, or paused on an unread body) fails with
+   * `error`, and the socket is closed (`client.destroy()`).
+   *
+   * @example
+   * ```ts ignore
+   * connection.destroy(new WirefetchError("ERR_CLIENT_DESTROYED", "destroyed"));
+   * ```
+   */
+  destroy(error: WirefetchError): void {
+    if (this.state === "closed") return;
+    const exchange = this.state === "idle" ? null : this.exchange;
+    if (exchange === null) this.#close("client-closed");
+    else this.#fail(exchange, error, "client-closed");
   }
 
   /**
@@ -705,6 +792,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   /** @internal */
   onBody(chunk: Uint8Array): void {
     this.exchange?.onBody(chunk);
+    const drain = this.#drain;
+    if (drain !== null && !drain.add(chunk.length)) this.#detach();
   }
 
   #finishExchange(exchange: Exchange): void {
@@ -716,6 +805,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
     }
     this.#exchange = null;
     this.#parked = null;
+    this.#drain = null;
+    this.pausedSince = -1;
     this.requestsServed++;
     const head = this.#head;
     const max = this.#limits.maxRequestsPerConnection;
@@ -768,6 +859,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.closedAt = performance.now();
     this.state = "closed";
     this.closeReason = reason;
+    this.#drain = null;
+    this.pausedSince = -1;
     if (this.#awaitingContinue !== null) {
       clearUnrefTimeout(this.#awaitingContinue);
       this.#awaitingContinue = null;
