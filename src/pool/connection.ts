@@ -304,6 +304,11 @@ export class Connection implements SocketListener, ResponseParserHandler {
     return this.#exchange ?? this.#parked?.deref() ?? null;
   }
 
+  /** True while an unread body is being drained into memory ({@linkcode Connection.reclaim}). */
+  get draining(): boolean {
+    return this.#drain !== null;
+  }
+
   /** True once the connection closed (a getter, so checks after an await are not narrowed). */
   get isClosed(): boolean {
     return this.state === "closed";

@@ -435,11 +435,20 @@ export class OriginPool implements ConnectionOwner {
       const now = performance.now();
       const wait = this.#settings.drainDelay;
       let next = Infinity;
-      for (const connection of [...this.connections]) {
+      // Reclaim only as many connections as queued requests lack, longest paused first: dials
+      // under way and drains in progress will serve some of them.
+      let needed = this.#waiting() - this.#connecting;
+      const eligible: Connection[] = [];
+      for (const connection of this.connections) {
+        if (connection.draining) needed--;
         const since = connection.pausedSince;
         if (since < 0) continue;
-        if (now - since >= wait) this.#reclaim(connection);
+        if (now - since >= wait) eligible.push(connection);
         else if (since + wait < next) next = since + wait;
+      }
+      eligible.sort((a, b) => a.pausedSince - b.pausedSince);
+      for (let i = 0; i < eligible.length && needed > 0; i++, needed--) {
+        this.#reclaim(eligible[i]);
       }
       if (this.#queue.length > 0) {
         this.#armReclaim(next === Infinity ? wait : Math.max(1, next - now));
