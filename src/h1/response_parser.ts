@@ -653,7 +653,7 @@ export class ResponseParser {
         case TRAILERS:
           pos = this.#pendingStart === -1
             ? this.#lines(chunk, pos)
-            : this.#chunkFramingAfterData(chunk, pos);
+            : this.#framingAfterData(chunk, pos);
           break;
         case BODY_LENGTH:
         case CHUNK_DATA: {
@@ -686,9 +686,9 @@ export class ResponseParser {
           if (this.#pendingStart !== -1) this.#flushPending(chunk);
           return pos;
         default:
-          pos = this.#pendingStart === -1
-            ? this.#chunkFraming(chunk, pos)
-            : this.#chunkFramingAfterData(chunk, pos);
+          // Through a try, as #chunkFraming may collect small chunks (once per read for tiny
+          // chunks, once per chunk for large ones).
+          pos = this.#framingAfterData(chunk, pos);
       }
     }
     if (this.#pendingStart !== -1) this.#flushPending(chunk);
@@ -716,19 +716,26 @@ export class ResponseParser {
       buffer.set(chunk.subarray(first, this.#pendingEnd));
       this.#pendingLength = firstLength;
     }
-    buffer.set(chunk.subarray(start, end), this.#pendingLength);
-    this.#pendingLength += end - start;
+    let at = this.#pendingLength;
+    if (end - start <= 64) {
+      // A few bytes: a loop beats creating a subarray to copy from.
+      for (let i = start; i < end; i++) buffer[at++] = chunk[i];
+    } else {
+      buffer.set(chunk.subarray(start, end), at);
+      at += end - start;
+    }
+    this.#pendingLength = at;
   }
 
   /**
    * Chunk framing or trailers after collected data: the data is delivered before a framing
    * error is thrown, as it would have been had the bytes come in separate reads.
    */
-  #chunkFramingAfterData(chunk: Uint8Array, pos: number): number {
+  #framingAfterData(chunk: Uint8Array, pos: number): number {
     try {
       return this.#state === TRAILERS ? this.#lines(chunk, pos) : this.#chunkFraming(chunk, pos);
     } catch (error) {
-      this.#flushPending(chunk);
+      if (this.#pendingStart !== -1) this.#flushPending(chunk);
       throw error;
     }
   }
@@ -1136,8 +1143,14 @@ export class ResponseParser {
           // chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1), and chunk-ext allows BWS
           // before ";" (RFC 9112 §7.1.1).
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
-          else if (c === 0x3b) state = CHUNK_EXT;
+          else if (c === 0x0a) {
+            if (this.#takeSmallChunk(chunk, pos, size)) {
+              pos += size;
+              state = CHUNK_DATA_CR;
+              continue;
+            }
+            return this.#chunkSizeDone(pos, size);
+          } else if (c === 0x3b) state = CHUNK_EXT;
           else if (c === 0x20 || c === 0x09) state = CHUNK_SIZE_BWS;
           else throw protocolError("invalid chunk size (RFC 9112 §7.1)");
           break;
@@ -1161,8 +1174,14 @@ export class ResponseParser {
         case CHUNK_EXT:
           // Extensions are ignored (RFC 9112 §7.1.1), but may not smuggle CTLs or bare CRs.
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
-          else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+          else if (c === 0x0a) {
+            if (this.#takeSmallChunk(chunk, pos, size)) {
+              pos += size;
+              state = CHUNK_DATA_CR;
+              continue;
+            }
+            return this.#chunkSizeDone(pos, size);
+          } else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
             throw protocolError(
               `invalid character 0x${c.toString(16).padStart(2, "0")} in chunk extension`,
             );
@@ -1170,6 +1189,11 @@ export class ResponseParser {
           break;
         case CHUNK_SIZE_LF:
           if (c !== 0x0a) throw protocolError("bare CR in chunk size line (RFC 9112 §2.2)");
+          if (this.#takeSmallChunk(chunk, pos, size)) {
+            pos += size;
+            state = CHUNK_DATA_CR;
+            continue;
+          }
           return this.#chunkSizeDone(pos, size);
         case CHUNK_DATA_CR:
           // RFC 9112 §7.1: chunk-data is followed by CRLF (a bare LF per §2.2); anything else
@@ -1192,6 +1216,17 @@ export class ResponseParser {
     this.#remaining = size;
     this.#chunkLine = line;
     return pos;
+  }
+
+  /**
+   * A small chunk whose data is all in `chunk` from `pos`: collected (see {@linkcode #coalesce})
+   * without leaving the framing loop. Returns false when the data must go through `execute`.
+   */
+  #takeSmallChunk(chunk: Uint8Array, pos: number, size: number): boolean {
+    if (size === 0 || size >= COALESCE_BELOW || chunk.length - pos < size) return false;
+    this.#bodyBytes += size;
+    this.#coalesce(chunk, pos, pos + size);
+    return true;
   }
 
   /** The chunk-size line ended at `pos`: go to its data, or to the trailers after `0`. */
