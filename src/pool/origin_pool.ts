@@ -188,7 +188,7 @@ export class OriginPool implements ConnectionOwner {
       waiter.queueDeadline = waiter.queuedAt + this.#settings.queueTimeout;
       waiter.onQueued(position);
       this.#armQueueTimer();
-      this.#armReclaim(this.#settings.drainDelay);
+      this.#reclaimPass();
     }
   }
 
@@ -424,36 +424,38 @@ export class OriginPool implements ConnectionOwner {
     }, Math.max(0, earliest - performance.now()) + 1);
   }
 
-  // While requests queue at the cap, looks every `drainDelay` ms for connections paused on a
-  // body nobody has read for that long, and reclaims them. A plain timer, not an unref'd one:
-  // queued requests are work in progress, and they may wait on nothing else.
-  #armReclaim(delay: number): void {
-    if (this.#reclaimTimer !== null) return;
-    this.#reclaimTimer = setTimeout(() => {
-      this.#reclaimTimer = null;
-      if (this.#queue.length === 0 || this.#destroyed !== null) return;
-      const now = performance.now();
-      const wait = this.#settings.drainDelay;
-      let next = Infinity;
-      // Reclaim only as many connections as queued requests lack, longest paused first: dials
-      // under way and drains in progress will serve some of them.
-      let needed = this.#waiting() - this.#connecting;
-      const eligible: Connection[] = [];
-      for (const connection of this.connections) {
-        if (connection.draining) needed--;
-        const since = connection.pausedSince;
-        if (since < 0) continue;
-        if (now - since >= wait) eligible.push(connection);
-        else if (since + wait < next) next = since + wait;
-      }
+  // While requests queue at the cap, reclaims connections paused on a body nobody has read for
+  // `drainDelay` ms: at once when a request queues, then whenever the next paused body reaches
+  // that age, or every `drainDelay` ms. A plain timer, not an unref'd one: queued requests are
+  // work in progress, and they may wait on nothing else.
+  #reclaimPass(): void {
+    if (this.#queue.length === 0 || this.#destroyed !== null) return;
+    const now = performance.now();
+    const wait = this.#settings.drainDelay;
+    let next = Infinity;
+    // Reclaim only as many connections as queued requests lack, longest paused first: dials
+    // under way and drains in progress will serve some of them.
+    let needed = this.#waiting() - this.#connecting;
+    let eligible: Connection[] | null = null;
+    for (const connection of this.connections) {
+      if (connection.draining) needed--;
+      const since = connection.pausedSince;
+      if (since < 0) continue;
+      if (now - since >= wait) (eligible ??= []).push(connection);
+      else if (since + wait < next) next = since + wait;
+    }
+    if (eligible !== null && needed > 0) {
       eligible.sort((a, b) => a.pausedSince - b.pausedSince);
       for (let i = 0; i < eligible.length && needed > 0; i++, needed--) {
         this.#reclaim(eligible[i]);
       }
-      if (this.#queue.length > 0) {
-        this.#armReclaim(next === Infinity ? wait : Math.max(1, next - now));
-      }
-    }, delay);
+    }
+    if (this.#queue.length > 0 && this.#reclaimTimer === null) {
+      this.#reclaimTimer = setTimeout(() => {
+        this.#reclaimTimer = null;
+        this.#reclaimPass();
+      }, next === Infinity ? wait : Math.max(1, next - now));
+    }
   }
 
   #reclaim(connection: Connection): void {
