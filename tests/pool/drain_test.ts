@@ -32,7 +32,8 @@ describe("drain budget", () => {
       trackDrain({}, budget).add(500);
     })();
     assert.equal(budget.used, 500);
-    for (let i = 0; i < 100 && budget.used !== 0; i++) {
+    const used = (): number => budget.used;
+    for (let i = 0; i < 100 && used() !== 0; i++) {
       collectGarbage();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
