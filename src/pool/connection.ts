@@ -591,25 +591,27 @@ export class Connection implements SocketListener, ResponseParserHandler {
    * (known from Content-Length) does not fit the budget is not drained; neither is the rest of
    * one that outgrows it while draining: the connection is detached instead (the owner's
    * `onConnectionDetached`), and stays paused until the body is read, cancelled or collected.
-   * Returns what was done, or null when the connection is not paused on a live body.
+   * With `drainOnly`, a body is drained only if its remaining length is known and fits, and
+   * nothing is detached. Returns what was done, or null.
    *
    * @example
    * ```ts ignore
-   * connection.reclaim({ limit: 64 * 1024 * 1024, used: 0 });
+   * connection.reclaim({ limit: 64 * 1024 * 1024, used: 0 }, false);
    * ```
    */
-  reclaim(budget: DrainBudget): "drain" | "detach" | null {
+  reclaim(budget: DrainBudget, drainOnly: boolean): "drain" | "detach" | null {
     if (!this.#paused || this.state === "closed" || this.detached) return null;
     const exchange = this.#parked?.deref() ?? null;
     if (exchange === null) return null;
     const head = this.#head;
-    const left = head !== null && head.framing === "length"
-      ? head.contentLength - this.#parser.bodyBytes
-      : 0;
+    const known = head !== null && head.framing === "length";
+    const left = known ? head.contentLength - this.#parser.bodyBytes : 0;
     if (budget.used >= budget.limit || left > budget.limit - budget.used) {
+      if (drainOnly) return null;
       this.#detach();
       return "detach";
     }
+    if (drainOnly && !known) return null;
     this.#drain = trackDrain(exchange, budget);
     this.pausedSince = -1;
     this.#paused = false;

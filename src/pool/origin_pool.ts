@@ -433,8 +433,7 @@ export class OriginPool implements ConnectionOwner {
     const now = performance.now();
     const wait = this.#settings.drainDelay;
     let next = Infinity;
-    // Reclaim only as many connections as queued requests lack, longest paused first: dials
-    // under way and drains in progress will serve some of them.
+    // What queued requests lack: dials under way and drains in progress will serve some.
     let needed = this.#waiting() - this.#connecting;
     let eligible: Connection[] | null = null;
     for (const connection of this.connections) {
@@ -444,11 +443,12 @@ export class OriginPool implements ConnectionOwner {
       if (now - since >= wait) (eligible ??= []).push(connection);
       else if (since + wait < next) next = since + wait;
     }
-    if (eligible !== null && needed > 0) {
+    if (eligible !== null) {
+      // Longest paused first. Beyond what the queue lacks, bodies of known length that fit the
+      // budget are drained too, so the next queued requests find a connection ready; nothing
+      // more is detached than needed (a detached connection costs a socket and a dial).
       eligible.sort((a, b) => a.pausedSince - b.pausedSince);
-      for (let i = 0; i < eligible.length && needed > 0; i++, needed--) {
-        this.#reclaim(eligible[i]);
-      }
+      for (const connection of eligible) this.#reclaim(connection, needed-- <= 0);
     }
     if (this.#queue.length > 0 && this.#reclaimTimer === null) {
       this.#reclaimTimer = setTimeout(() => {
@@ -458,9 +458,9 @@ export class OriginPool implements ConnectionOwner {
     }
   }
 
-  #reclaim(connection: Connection): void {
+  #reclaim(connection: Connection, drainOnly = false): void {
     // A detach is reported by onConnectionDetached, also when a drain outgrows the budget.
-    if (connection.reclaim(this.#settings.drainBudget) === "drain") {
+    if (connection.reclaim(this.#settings.drainBudget, drainOnly) === "drain") {
       this.#host.onBodyReclaimed?.(connection, "drain");
     }
   }
