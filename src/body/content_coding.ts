@@ -129,10 +129,11 @@ export function contentCodings(headers: readonly string[]): ContentCoding[] | nu
 }
 
 /**
- * The body with `codings` undone (last applied first), as a stream. Corrupt or truncated data
- * errors the stream with a `TypeError` whose cause is a `WirefetchError` with code
- * `ERR_CONTENT_DECODING`; an error of `body` itself (a truncated transfer, an abort) is passed on
- * unchanged. Cancelling the result cancels `body`. An empty body decodes to an empty body.
+ * The body with `codings` undone (last applied first): bytes for a small body that came whole
+ * and decodes to at most 1 MiB, else a stream. Corrupt or truncated data errors the stream with
+ * a `TypeError` whose cause is a `WirefetchError` with code `ERR_CONTENT_DECODING`; an error of
+ * `body` itself (a truncated transfer, an abort) is passed on unchanged. Cancelling the result
+ * cancels `body`. An empty body decodes to an empty body.
  *
  * @example
  * ```ts
@@ -145,7 +146,14 @@ export function contentCodings(headers: readonly string[]): ContentCoding[] | nu
 export function decodeBody(
   codings: readonly ContentCoding[],
   body: Uint8Array | ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
+): Uint8Array | ReadableStream<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    if (body.length === 0) return body;
+    if (body.length <= SYNC_INPUT_MAX) {
+      const decoded = decodeSync(codings, body);
+      if (decoded !== null) return decoded;
+    }
+  }
   let stream = body instanceof Uint8Array ? bytesStream(body) : body;
   // Runs of codings with the same backend, from the one applied last.
   let end = codings.length;
@@ -158,6 +166,62 @@ export function decodeBody(
     end = start;
   }
   return stream;
+}
+
+// A small body that came whole with its head is decoded in one call (several times cheaper than
+// a decoder stream for a typical compressed API response), as long as its output stays under
+// SYNC_OUTPUT_MAX: a bomb in a small body falls back to the stream, with backpressure.
+const SYNC_INPUT_MAX = 64 * 1024;
+const SYNC_OUTPUT_MAX = 1024 * 1024;
+
+type SyncDecoder = (input: Uint8Array, options: zlib.ZlibOptions) => Uint8Array;
+
+const zstdSync = (zlib as { zstdDecompressSync?: SyncDecoder }).zstdDecompressSync;
+
+function syncDecoder(coding: ContentCoding, input: Uint8Array): SyncDecoder | null {
+  switch (coding) {
+    case "gzip":
+      return zlib.gunzipSync as SyncDecoder;
+    case "deflate":
+      return (input.length >= 2 && !isZlibHeader(input[0], input[1])
+        ? zlib.inflateRawSync
+        : zlib.inflateSync) as SyncDecoder;
+    case "br":
+      // Deno's node:zlib returns a truncated brotli stream's prefix without an error.
+      return runtime.Deno !== undefined ? null : zlib.brotliDecompressSync as SyncDecoder;
+    case "zstd":
+      return zstdSync ?? null;
+  }
+}
+
+/**
+ * `bytes` with `codings` undone in one call per coding, or null when the stream path must do it
+ * (no synchronous decoder, or the output would exceed SYNC_OUTPUT_MAX). Corrupt data gives a
+ * stream that errors as the stream path would.
+ */
+function decodeSync(
+  codings: readonly ContentCoding[],
+  bytes: Uint8Array,
+): Uint8Array | ReadableStream<Uint8Array> | null {
+  let data = bytes;
+  for (let i = codings.length - 1; i >= 0; i--) {
+    if (data.length === 0) return data;
+    const decode = syncDecoder(codings[i], data);
+    if (decode === null) return null;
+    try {
+      const out = decode(data, { maxOutputLength: SYNC_OUTPUT_MAX });
+      data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    } catch (error) {
+      if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return null;
+      const failure = decodingError(error);
+      return new ReadableStream<Uint8Array>({
+        start(controller): void {
+          controller.error(failure);
+        },
+      });
+    }
+  }
+  return data;
 }
 
 function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -327,6 +391,7 @@ class ZlibDecoder implements UnderlyingDefaultSource<Uint8Array>, Sink {
   #done = false;
   #feeding = false;
   #waitingDrain = false;
+  #inputDone = false;
 
   constructor(codings: readonly ContentCoding[], source: ReadableStream<Uint8Array>) {
     this.#reader = source.getReader();
@@ -353,7 +418,7 @@ class ZlibDecoder implements UnderlyingDefaultSource<Uint8Array>, Sink {
 
   pull(): void {
     this.#stages[this.#stages.length - 1].resume();
-    if (!this.#feeding && !this.#waitingDrain) this.#feed();
+    if (!this.#feeding && !this.#waitingDrain && !this.#inputDone) this.#feed();
   }
 
   cancel(reason: unknown): Promise<void> {
@@ -396,6 +461,7 @@ class ZlibDecoder implements UnderlyingDefaultSource<Uint8Array>, Sink {
         const { done, value } = await this.#reader.read();
         if (this.#done) return;
         if (done) {
+          this.#inputDone = true;
           first.end();
           return;
         }
