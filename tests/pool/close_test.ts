@@ -29,6 +29,14 @@ async function failure(promise: Promise<unknown>): Promise<WirefetchError> {
   return error.cause;
 }
 
+/** Waits until `condition` holds, for at most about 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.ok(condition(), "condition not reached in time");
+}
+
 const big = new Uint8Array(4 * 1024 * 1024).fill(120);
 
 describe("client.destroy", () => {
@@ -51,9 +59,7 @@ describe("client.destroy", () => {
       const queued = client.fetch(`${server.url}/queued`);
       inFlight.catch(() => {});
       queued.catch(() => {});
-      while (client.stats().total.queued === 0 || server.accepted < 2) {
-        await withDeadline(new Promise((resolve) => setTimeout(resolve, 5)));
-      }
+      await until(() => client.stats().total.queued === 1 && server.accepted === 2);
       const reason = new Error("shutting down");
       client.destroy(reason);
       for (const pending of [inFlight, queued, response.arrayBuffer()]) {
@@ -70,7 +76,7 @@ describe("client.destroy", () => {
       });
       assert.equal((await failure(client.fetch(server.url))).code, "ERR_CLIENT_CLOSED");
       // The server sees every connection closed.
-      while (open > 0) await withDeadline(new Promise((resolve) => setTimeout(resolve, 5)));
+      await until(() => open === 0);
     } finally {
       client.destroy();
       await server.close();
