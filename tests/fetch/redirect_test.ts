@@ -294,6 +294,12 @@ describe("Origin", () => {
         await hops(`${servers.a}/r?to=%2Fnext&status=302`, { method: "POST", body: "x" }),
         [servers.a, undefined],
       );
+      // mode "no-cors": a cross-origin request is opaque, not CORS: Origin only for non-GET.
+      assert.deepEqual(await hops(`${servers.b}/x`, { mode: "no-cors" }), [undefined]);
+      assert.deepEqual(
+        await hops(`${servers.b}/x`, { mode: "no-cors", method: "POST", body: "x" }),
+        [servers.a],
+      );
       // mode "same-origin" refuses another origin, first hop or after a redirect.
       for (const url of [`${servers.b}/x`, `${servers.a}/r?to=${toB}`]) {
         const error = await rejection(client.fetch(url, { mode: "same-origin" }));
