@@ -17,7 +17,7 @@
  */
 
 import * as zlib from "node:zlib";
-import { networkError, WirefetchError } from "../errors.ts";
+import { bodyError, WirefetchError } from "../errors.ts";
 
 /** A content coding wirefetch may decode. */
 export type ContentCoding = "gzip" | "deflate" | "br" | "zstd";
@@ -235,7 +235,8 @@ function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
 
 function decodingError(error: unknown): TypeError {
   const message = (error as Error)?.message ?? String(error);
-  return networkError(
+  // Fetch "fetch termination": a body failing mid-read is undici's "terminated" TypeError.
+  return bodyError(
     new WirefetchError("ERR_CONTENT_DECODING", `cannot decode the response body: ${message}`, {
       cause: error,
     }),
