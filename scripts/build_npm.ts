@@ -13,11 +13,11 @@
  * (TypeScript >= 5.7) turns the sources' "./x.ts" imports into "./x.js". Under Node the library
  * picks `node:net`/`node:tls` by itself (src/runtime/connector.ts), so the package has no
  * dependencies and no build-time shims, only the optional dependency `koffi` for TCP_INFO on Node
- * (the version of package.json's devDependency). The result is checked on Node: every module entry point
- * is imported and every command runs `--help`.
+ * (the version of package.json's devDependency). The result is checked on Node: every module entry
+ * point is imported and every command runs `--help`.
  *
- * Where `deno task` cannot install package.json's devDependencies (offline), run it as
- * `DENO_NO_PACKAGE_JSON=1 deno task build:npm`, or `npm run build:npm`.
+ * `deno task` uses the `node_modules` npm installed (deno.json: `"nodeModulesDir": "manual"`):
+ * run `npm ci` first.
  *
  * @module
  */
