@@ -140,7 +140,7 @@ export function contentCodings(headers: readonly string[]): ContentCoding[] | nu
  * import { gzipSync } from "node:zlib";
  * import { decodeBody } from "./content_coding.ts";
  * const body = decodeBody(["gzip"], new Uint8Array(gzipSync("hello")));
- * console.log(await new Response(body).text()); // "hello"
+ * console.log(await new Response(body as BodyInit).text()); // "hello"
  * ```
  */
 export function decodeBody(
