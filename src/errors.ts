@@ -25,6 +25,8 @@
  * - `ERR_TOO_MANY_REDIRECTS`: more than 20 redirects were followed.
  * - `ERR_REDIRECT`: a redirect could not be followed (`redirect: "error"`, a bad `Location`, a
  *   stream body that cannot be sent again).
+ * - `ERR_PROXY`: the proxy could not be reached or refused the request (a non-2xx answer to
+ *   `CONNECT`, a SOCKS reply other than "succeeded", an answer that is not the protocol).
  * - `ERR_SOCKET`: any other socket failure; `cause` holds the runtime's error.
  */
 export type WirefetchErrorCode =
@@ -43,6 +45,7 @@ export type WirefetchErrorCode =
   | "ERR_CLIENT_CLOSED"
   | "ERR_TOO_MANY_REDIRECTS"
   | "ERR_REDIRECT"
+  | "ERR_PROXY"
   | "ERR_SOCKET";
 
 /**

@@ -96,7 +96,8 @@ export class OriginPool implements ConnectionOwner {
   // connection, which could be just as stale).
   readonly #fresh: WaitQueue<PoolWaiter> = new WaitQueue();
   #connecting = 0;
-  #target: DialTarget;
+  /** Where and how this pool's connections are dialed (its route). */
+  readonly target: DialTarget;
   #settings: PoolSettings;
   #host: PoolHost;
   #closing = false;
@@ -119,7 +120,7 @@ export class OriginPool implements ConnectionOwner {
     host: PoolHost,
   ) {
     this.origin = origin;
-    this.#target = target;
+    this.target = target;
     this.#settings = settings;
     this.#host = host;
   }
@@ -167,6 +168,39 @@ export class OriginPool implements ConnectionOwner {
       waiter.onQueued(position);
       this.#armQueueTimer();
     }
+  }
+
+  /**
+   * Dials a connection ahead of any request (`preconnect`): it lands idle, or serves a request
+   * that arrived meanwhile. Nothing happens when an idle connection is already there or the
+   * pool is at `maxConnectionsPerHost`. Rejects with the dial's error.
+   */
+  async preconnect(observer: DialObserver | null): Promise<void> {
+    if (this.#closing) throw new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed");
+    if (
+      this.#idle.length > 0 ||
+      this.connections.size + this.#connecting >= this.#settings.maxConnectionsPerHost
+    ) return;
+    this.#connecting++;
+    let socket: Socket;
+    try {
+      socket = await dialWithTimeout(
+        this.#settings.dialer,
+        this.target,
+        observer,
+        this.#settings.connectTimeout,
+      );
+    } catch (error) {
+      this.#connecting--;
+      this.#pump();
+      this.#checkDrained();
+      throw error;
+    }
+    this.#connecting--;
+    const connection = new Connection(socket, this, this.#settings.limits, this.origin);
+    this.connections.add(connection);
+    this.#handOff(connection, true, -1);
+    this.#checkDrained();
   }
 
   /** Takes a waiter out of the queue (it was aborted); returns whether it was waiting. */
@@ -300,7 +334,7 @@ export class OriginPool implements ConnectionOwner {
     try {
       socket = await dialWithTimeout(
         this.#settings.dialer,
-        this.#target,
+        this.target,
         observer,
         this.#settings.connectTimeout,
       );

@@ -12,9 +12,11 @@ import {
   type Socket,
   type SocketConnector,
   type SocketListener,
+  type TlsSettings,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
 import { WirefetchError } from "../errors.ts";
+import { nodeConnector, startTlsOver } from "./node.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyConn = any;
@@ -24,7 +26,10 @@ type AnyConn = any;
 const READ_SIZE = 65536;
 const COPY_BELOW = 16384;
 
-function toAddress(addr: { hostname: string; port: number }): NetAddress {
+function toAddress(
+  addr: { hostname: string; port: number; transport?: string; path?: string | null },
+): NetAddress {
+  if (addr.transport === "unix") return { address: addr.path ?? "", port: 0, family: "unix" };
   return {
     address: addr.hostname,
     port: addr.port,
@@ -46,10 +51,13 @@ class DenoSocket implements Socket {
   #queue: Uint8Array[] = [];
   #flushed: Promise<void> | null = null;
 
-  constructor(conn: AnyConn, alpnProtocol: string | null) {
+  constructor(conn: AnyConn, alpnProtocol: string | null, path?: string) {
     this.#conn = conn;
     this.localAddress = toAddress(conn.localAddr);
-    this.remoteAddress = toAddress(conn.remoteAddr);
+    // A unix socket's peer is the path we connected to, whatever Deno reports.
+    this.remoteAddress = path !== undefined
+      ? { address: path, port: 0, family: "unix" }
+      : toAddress(conn.remoteAddr);
     this.alpnProtocol = alpnProtocol;
   }
 
@@ -170,6 +178,14 @@ class DenoSocket implements Socket {
 export const denoConnector: SocketConnector = {
   runtime: "deno",
   async connect(options: ConnectOptions): Promise<Socket> {
+    // Deno's own API cannot bind a local address, send a client certificate, skip verification
+    // or hand the peer certificate to a callback; `node:net` and `node:tls` in Deno can. They
+    // cost more per connection (see ARCHITECTURE.md), so only routes that need them take them.
+    const tls = options.tls;
+    if (options.localAddress !== undefined || (tls !== null && needsNodeTls(tls))) {
+      return nodeConnector.connect(options);
+    }
+    if (options.path !== undefined) return connectUnix(options);
     // deno-lint-ignore no-explicit-any
     const Deno = (globalThis as any).Deno;
     let conn: AnyConn;
@@ -189,18 +205,9 @@ export const denoConnector: SocketConnector = {
     }
     // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
     conn.setNoDelay?.(true);
-    const tls = options.tls;
+    // Deno.Conn.setKeepAlive takes no delay: the system's idle time applies (Linux: 7200 s).
+    if ((options.keepAlive ?? 0) > 0) conn.setKeepAlive?.(true);
     if (tls === null) return new DenoSocket(conn, null);
-    if (tls.insecure) {
-      conn.close();
-      // Deno offers no per-connection switch for chain verification; only the process-wide
-      // --unsafely-ignore-certificate-errors flag, which applies before we ever see the socket.
-      throw new WirefetchError(
-        "ERR_TLS",
-        "Deno cannot skip certificate verification per connection: pass the server's CA in " +
-          "`caCerts`, or run Deno with --unsafely-ignore-certificate-errors",
-      );
-    }
     let tlsConn: AnyConn = undefined;
     // The signal stays live through the handshake: a server that accepts and never answers the
     // ClientHello must not keep the socket (and the process) alive past connectTimeout.
@@ -234,4 +241,30 @@ export const denoConnector: SocketConnector = {
       signal?.removeEventListener("abort", onAbort);
     }
   },
+  startTls(socket: Socket, tls: TlsSettings, signal?: AbortSignal): Promise<Socket> {
+    return startTlsOver(socket, tls, signal);
+  },
 };
+
+function needsNodeTls(tls: TlsSettings): boolean {
+  return tls.insecure === true || tls.cert !== undefined || tls.key !== undefined ||
+    tls.checkServerIdentity !== undefined;
+}
+
+async function connectUnix(options: ConnectOptions): Promise<Socket> {
+  // deno-lint-ignore no-explicit-any
+  const Deno = (globalThis as any).Deno;
+  let conn: AnyConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: options.path });
+  } catch (error) {
+    throw toSocketError(error);
+  }
+  if (options.onTcpConnect?.() === false) {
+    conn.close();
+    throw new WirefetchError("ERR_SOCKET", ABANDONED);
+  }
+  const socket = new DenoSocket(conn, null, options.path);
+  if (options.tls === null) return socket;
+  return startTlsOver(socket, options.tls, options.signal);
+}
