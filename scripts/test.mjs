@@ -2,6 +2,7 @@
 // against the npm build (scripts/test_node.mjs), prints each runner's output, then one closing
 // line with the totals. Exits non-zero if any test failed or a runner could not run. Extra
 // arguments are passed to every runner as test paths.
+import "./ensure_packages.mjs"; // Debian packages the tests start as servers (proxies).
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
