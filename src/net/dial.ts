@@ -227,9 +227,21 @@ export class Dialer {
       if (tls !== null) observer?.onTlsDone(socket.alpnProtocol, undefined);
       return socket;
     } catch (error) {
-      if (tlsStarted) observer?.onTlsDone(null, error as Error);
-      else observer?.onConnectDone("unix", path, error as Error);
-      throw error;
+      if (tlsStarted) {
+        observer?.onTlsDone(null, error as Error);
+        throw error;
+      }
+      const e = error as WirefetchError;
+      if (signal?.aborted) throw error;
+      // Runtimes say "Failed to connect" or "No such file or directory": name the path. A
+      // missing socket file means nothing listens there, as a refused TCP connection does.
+      const wrapped = new WirefetchError(
+        e.code === "ERR_SOCKET" ? "ERR_CONNECTION_REFUSED" : e.code,
+        `cannot connect to the unix socket ${JSON.stringify(path)}: ${e.message}`,
+        { cause: error },
+      );
+      observer?.onConnectDone("unix", path, wrapped);
+      throw wrapped;
     }
   }
 
