@@ -178,6 +178,8 @@ export class Router {
   readonly #proxies = new Map<string, ProxySettings>();
   // Ids for things that cannot be part of a readable key: PEM texts, credentials, callbacks.
   readonly #ids = new Map<unknown, number>();
+  // TLS profiles of requests, numbered in order of first use (` tls#1` in pool keys).
+  readonly #profiles = new Map<string, number>();
   readonly #defaultProfile: TlsClientOptions;
 
   /** Creates a router; `env` is the proxy environment (null: ignore it). */
@@ -294,18 +296,20 @@ export class Router {
     let profile = "";
     if (https && ownTls !== undefined) {
       const t = ownTls;
-      profile = ` tls#${
-        this.#id(
-          [
-            t.rejectUnauthorized,
-            ...(pemList(t.ca) ?? []).map((pem) => this.#id(pem)),
-            t.cert === undefined ? "" : this.#id(t.cert),
-            t.key === undefined ? "" : this.#id(t.key),
-            t.servername,
-            t.checkServerIdentity === undefined ? "" : this.#id(t.checkServerIdentity),
-          ].join(","),
-        )
-      }`;
+      const signature = [
+        t.rejectUnauthorized,
+        (pemList(t.ca) ?? []).map((pem) => this.#id(pem)).join("+"),
+        t.cert === undefined ? "" : this.#id(t.cert),
+        t.key === undefined ? "" : this.#id(t.key),
+        t.servername,
+        t.checkServerIdentity === undefined ? "" : this.#id(t.checkServerIdentity),
+      ].join(",");
+      let id = this.#profiles.get(signature);
+      if (id === undefined) {
+        id = this.#profiles.size + 1;
+        this.#profiles.set(signature, id);
+      }
+      profile = ` tls#${id}`;
     }
     const key = `${unix === null ? "" : `unix:${unix} `}${origin}${
       proxy === null ? "" : ` via ${proxy.key}`
