@@ -2,7 +2,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { Client, type ConnectStartEvent, type GotConnEvent } from "../../mod.ts";
+import {
+  Client,
+  type ConnectStartEvent,
+  type GotConnEvent,
+  type WirefetchError,
+} from "../../mod.ts";
 import { install, uninstall } from "../../global.ts";
 import { delay, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
 
@@ -129,7 +134,7 @@ describe("preconnect", () => {
     try {
       const error = await client.preconnect(`http://127.0.0.1:${port}/`).then(
         () => assert.fail(),
-        (e) => e,
+        (e) => e as TypeError & { cause: WirefetchError },
       );
       assert.ok(error instanceof TypeError);
       assert.equal(error.cause.code, "ERR_CONNECTION_REFUSED");

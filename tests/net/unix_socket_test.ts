@@ -12,6 +12,7 @@ import {
   type ConnectDoneEvent,
   type ConnectStartEvent,
   type GotConnEvent,
+  type WirefetchError,
 } from "../../mod.ts";
 import { tcpInfo } from "../../tcp_info.ts";
 
@@ -175,7 +176,10 @@ describe("unix domain sockets", () => {
     const { path, cleanup } = socketPath();
     const client = new Client({ unix: path });
     try {
-      const error = await client.fetch("http://docker/").then(() => assert.fail(), (e) => e);
+      const error = await client.fetch("http://docker/").then(
+        () => assert.fail(),
+        (e) => e as TypeError & { cause: WirefetchError },
+      );
       assert.ok(error instanceof TypeError);
       assert.equal(error.cause.code, "ERR_CONNECTION_REFUSED");
       assert.ok(error.cause.message.startsWith(`cannot connect to the unix socket "${path}": `));
