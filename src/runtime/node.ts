@@ -242,6 +242,15 @@ function bare(host: string): string {
 // replaces its whole store, so that context trusts the bundled roots plus the extra ones. It is
 // keyed by the `caCerts` array (one per Client) and rebuilt if the array's contents changed.
 let defaultContext: SecureContext | null = null;
+// Deno's node:tls adds `ca` to its default roots (Deno's own `caCerts` semantics) and keeps a
+// "secure context" as plain options, parsed again for every connection: handing it Node's ~140
+// bundled roots as well cost about 85 ms per handshake (measured), for nothing.
+const extraRootsOnly = (globalThis as { Deno?: unknown; Bun?: unknown }).Deno !== undefined &&
+  (globalThis as { Bun?: unknown }).Bun === undefined;
+
+function withRoots(tls: TlsModule, pems: readonly string[]): string[] {
+  return extraRootsOnly ? [...pems] : [...tls.rootCertificates, ...pems];
+}
 const contexts = new WeakMap<readonly string[], { pems: string[]; context: SecureContext }>();
 // A client certificate makes the context specific to the settings object (one per route).
 const clientContexts = new WeakMap<TlsSettings, SecureContext>();
@@ -252,9 +261,7 @@ function secureContextFor(tls: TlsModule, settings: TlsSettings): SecureContext 
     let context = clientContexts.get(settings);
     if (context === undefined) {
       context = tls.createSecureContext({
-        ca: caCerts === undefined || caCerts.length === 0
-          ? undefined
-          : [...tls.rootCertificates, ...caCerts],
+        ca: caCerts === undefined || caCerts.length === 0 ? undefined : withRoots(tls, caCerts),
         cert: settings.cert,
         key: settings.key,
       });
@@ -273,7 +280,7 @@ function secureContextFor(tls: TlsModule, settings: TlsSettings): SecureContext 
     return cached.context;
   }
   const pems = [...caCerts];
-  const context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...pems] });
+  const context = tls.createSecureContext({ ca: withRoots(tls, pems) });
   contexts.set(caCerts, { pems, context });
   return context;
 }
@@ -402,6 +409,11 @@ export const nodeConnector: SocketConnector = {
       (error) => toSocketError(error),
       () => new WirefetchError("ERR_SOCKET", `connection to ${where} closed while connecting`),
     );
+    // Again once connected: Deno's node:net drops socket options set before the handle exists.
+    if (path === undefined) {
+      tcp.setNoDelay(true);
+      if (keepAlive > 0) tcp.setKeepAlive(true, keepAlive);
+    }
     let keep: boolean;
     try {
       keep = options.onTcpConnect?.() !== false;
