@@ -5,7 +5,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type * as net from "node:net";
 import { Client, type ProxyConnectDoneEvent, type WirefetchError } from "../../mod.ts";
-import { fixtures, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
+import {
+  delay,
+  fixtures,
+  readRequest,
+  startHttpServer,
+  startRawServer,
+} from "../support/servers.ts";
 import { freePort } from "../support/proxies.ts";
 
 async function rejection(
@@ -161,6 +167,33 @@ describe("HTTP proxy, scripted", () => {
       const response = await client.fetch(`http://127.0.0.1:${origin.port}/`);
       const error = await rejection(response.text());
       assert.equal(error.cause.code, "ERR_BODY_TRUNCATED");
+    } finally {
+      await client.close();
+      await proxy.close();
+      await origin.close();
+    }
+  });
+
+  it("reads a CONNECT answer that arrives byte by byte, with bare LF line ends", async () => {
+    const origin = await startHttpServer((_req, res) => res.end("inside"), { tls: true });
+    const proxy = await startRawServer(async (socket) => {
+      await readRequest(socket);
+      const { connect } = await import("node:net");
+      const upstream = connect({ host: "127.0.0.1", port: origin.port });
+      await new Promise((resolve) => upstream.once("connect", resolve));
+      socket.removeAllListeners("data");
+      for (const byte of "HTTP/1.0 200 OK\nvia: test\n\n") {
+        socket.write(byte);
+        await delay(1);
+      }
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+      upstream.on("error", () => socket.destroy());
+    });
+    const client = new Client({ proxy: proxy.url, tls: { ca: fixtures.ca } });
+    try {
+      const response = await client.fetch(`https://localhost:${origin.port}/`);
+      assert.equal(await response.text(), "inside");
     } finally {
       await client.close();
       await proxy.close();
