@@ -227,12 +227,17 @@ const handlers = {
     socket.settle = null;
     // With verification off, Bun still reports why the chain would have failed; only a failed
     // handshake itself counts then.
-    if (success && (authorizationError === null || socket.insecure)) {
-      const identity = socket.checkIdentity;
-      socket.checkIdentity = null;
+    const identity = socket.checkIdentity;
+    socket.checkIdentity = null;
+    // A checkServerIdentity callback replaces the host name check, as in Node: Bun then runs
+    // with verification off (see connect) and its name mismatch is left to the callback, while
+    // a chain that does not verify still fails.
+    const nameOnly = identity !== null &&
+      (authorizationError as { code?: string } | null)?.code === "ERR_TLS_CERT_ALTNAME_INVALID";
+    // Bun reports a name mismatch as an unsuccessful handshake even with verification off.
+    if ((success && (authorizationError === null || socket.insecure)) || nameOnly) {
       if (identity !== null) {
-        // Bun's own check already ran (the certificate names the server); the callback decides
-        // on top of it, as pinning does, with the peer certificate Node's callback would get.
+        // The callback decides with the peer certificate Node's callback would get.
         let refusal: Error | undefined;
         try {
           refusal = identity.checkServerIdentity!(identity.serverName, raw.getPeerCertificate());
@@ -355,7 +360,7 @@ export const bunConnector: SocketConnector = {
           ca: tls.caCerts ? await withSystemRoots(tls.caCerts) : undefined,
           cert: tls.cert,
           key: tls.key,
-          rejectUnauthorized: !tls.insecure,
+          rejectUnauthorized: !tls.insecure && tls.checkServerIdentity === undefined,
           ALPNProtocols: tls.alpnProtocols ? alpnWireFormat(tls.alpnProtocols) : undefined,
         },
       });

@@ -172,6 +172,20 @@ describe("server identity", () => {
       const error = await rejection(c.fetch(url, { tls: { checkServerIdentity: refuse } }));
       assert.equal(error.cause.code, "ERR_TLS");
       assert.match(error.cause.message, /certificate pin mismatch/);
+      // The callback replaces the host name check (as in Node): a name the certificate does not
+      // carry is the callback's call, but the chain is still verified.
+      const renamed = await c.fetch(url, {
+        tls: { servername: "other.example", checkServerIdentity: pin },
+      });
+      assert.equal(await renamed.text(), "ok");
+      assert.equal(seen.at(-1)!.host, "other.example");
+      const untrusted = new Client();
+      try {
+        const chain = await rejection(untrusted.fetch(url, { tls: { checkServerIdentity: pin } }));
+        assert.equal(chain.cause.code, "ERR_TLS");
+      } finally {
+        await untrusted.close();
+      }
     } finally {
       await c.close();
     }
