@@ -118,6 +118,52 @@ describe("httpstat route flags", () => {
     }
   });
 
+  it("presents a client certificate with --cert and --key", async () => {
+    const { readFileSync } = await import("node:fs");
+    const tls = await import("node:tls");
+    const server = tls.createServer(
+      {
+        cert: readFileSync(fixturePath("server.pem")),
+        key: readFileSync(fixturePath("server-key.pem")),
+        ca: readFileSync(fixturePath("client-ca.pem")),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      async (socket) => {
+        socket.on("error", () => {});
+        const body = `hello ${socket.getPeerCertificate().subject?.CN}`;
+        try {
+          await readRequest(socket);
+          socket.end(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        } catch {
+          socket.destroy();
+        }
+      },
+    );
+    server.on("tlsClientError", () => {});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), "wirefetch-httpstat-"));
+    try {
+      const result = await run([
+        "--cert",
+        fixturePath("client.pem"),
+        "--key",
+        fixturePath("client-key.pem"),
+        "--cacert",
+        fixturePath("ca.pem"),
+        "-o",
+        join(dir, "body"),
+        `https://localhost:${port}/`,
+      ]);
+      assert.equal(result.code, 0, result.err);
+      assert.equal(readFileSync(join(dir, "body"), "utf8"), "hello wirefetch test client");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("names an unreadable --key file as a usage error", async () => {
     const result = await run([
       "--cert",
