@@ -27,10 +27,14 @@ export class HandshakeSocket implements Socket, SocketListener {
   #wake: (() => void) | null = null;
   #listener: SocketListener | null = null;
 
-  /** Starts listening to `inner`. */
+  // Whether the inner socket is read on demand (`pull`) rather than listened to.
+  #pulling: boolean;
+
+  /** Starts reading `inner`: on demand when it can (`pull`), else by listening to it. */
   constructor(inner: Socket) {
     this.#inner = inner;
-    inner.listen(this);
+    this.#pulling = inner.pull !== undefined;
+    if (!this.#pulling) inner.listen(this);
   }
 
   /** Our end. */
@@ -59,6 +63,17 @@ export class HandshakeSocket implements Socket, SocketListener {
    * socket failed (the error names the proxy; `what` says what we were waiting for).
    */
   async read(what: string): Promise<Uint8Array> {
+    if (this.#pulling && this.#buffer.length === 0 && this.#ended === null) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await this.#inner.pull!();
+      } catch (error) {
+        chunk = null;
+        this.#ended ??= error as WirefetchError;
+      }
+      if (chunk !== null) return chunk;
+      this.#ended ??= new WirefetchError("ERR_CONNECTION_CLOSED", "closed by the proxy");
+    }
     while (this.#buffer.length === 0) {
       if (this.#ended !== null) {
         throw new WirefetchError(
@@ -120,9 +135,26 @@ export class HandshakeSocket implements Socket, SocketListener {
 
   // Socket (after the handshake)
 
+  /**
+   * Gives up the inner socket's runtime connection for a TLS upgrade when nothing is buffered
+   * (see {@linkcode Socket.detach}).
+   */
+  detach(): unknown {
+    if (this.#listener !== null || this.#buffer.length > 0 || !this.#pulling) return undefined;
+    return this.#inner.detach?.();
+  }
+
   /** Hands the socket over: buffered bytes first, then everything the proxy sends. */
   listen(listener: SocketListener): void {
     this.#listener = listener;
+    if (this.#pulling) {
+      this.#pulling = false;
+      for (const chunk of this.#buffer.splice(0)) listener.onSocketData(chunk);
+      if (this.#ended === null) this.#inner.listen(this);
+      else if (this.#ended.code === "ERR_CONNECTION_CLOSED") listener.onSocketEnd();
+      else listener.onSocketError(this.#ended);
+      return;
+    }
     const buffered = this.#buffer;
     this.#buffer = [];
     for (const chunk of buffered) listener.onSocketData(chunk);

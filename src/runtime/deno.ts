@@ -66,6 +66,27 @@ class DenoSocket implements Socket {
     this.#readLoop();
   }
 
+  async pull(): Promise<Uint8Array | null> {
+    const buffer = new Uint8Array(COPY_BELOW);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(buffer);
+    } catch (error) {
+      throw toSocketError(error);
+    }
+    return n === null ? null : buffer.subarray(0, n);
+  }
+
+  detach(): unknown {
+    // Only a plain TCP connection can be handed to Deno.startTls (a TLS one has handshake()).
+    if (this.#listener !== null || this.#closed) return undefined;
+    if (typeof this.#conn.handshake === "function" || this.remoteAddress.family === "unix") {
+      return undefined;
+    }
+    this.#closed = true;
+    return this.#conn;
+  }
+
   async #readLoop(): Promise<void> {
     const conn = this.#conn;
     const listener = this.#listener!;
@@ -208,40 +229,16 @@ export const denoConnector: SocketConnector = {
     // Deno.Conn.setKeepAlive takes no delay: the system's idle time applies (Linux: 7200 s).
     if ((options.keepAlive ?? 0) > 0) conn.setKeepAlive?.(true);
     if (tls === null) return new DenoSocket(conn, null);
-    let tlsConn: AnyConn = undefined;
-    // The signal stays live through the handshake: a server that accepts and never answers the
-    // ClientHello must not keep the socket (and the process) alive past connectTimeout.
-    const signal = options.signal;
-    const onAbort = (): void => {
-      try {
-        (tlsConn ?? conn).close();
-      } catch {
-        // Already closed.
-      }
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      tlsConn = await Deno.startTls(conn, {
-        hostname: tls.serverName,
-        caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
-        alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
-      });
-      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
-      const info = await tlsConn.handshake();
-      return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
-    } catch (error) {
-      try {
-        (tlsConn ?? conn).close();
-      } catch {
-        // The failed handshake may have closed it already.
-      }
-      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
-      throw toSocketError(error, true);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    return handshakeTls(conn, tls, options.signal);
   },
   startTls(socket: Socket, tls: TlsSettings, signal?: AbortSignal): Promise<Socket> {
+    // A tunnel through a plain TCP proxy is still a Deno.TcpConn: Deno's own TLS handshakes
+    // about twice as fast as node:tls (see ARCHITECTURE.md). A TLS proxy connection, or options
+    // Deno.startTls cannot express, take node:tls over the socket.
+    if (!needsNodeTls(tls)) {
+      const conn = socket.detach?.() as AnyConn | undefined;
+      if (conn !== undefined) return handshakeTls(conn, tls, signal);
+    }
     return startTlsOver(socket, tls, signal);
   },
 };
@@ -267,4 +264,45 @@ async function connectUnix(options: ConnectOptions): Promise<Socket> {
   const socket = new DenoSocket(conn, null, options.path);
   if (options.tls === null) return socket;
   return startTlsOver(socket, options.tls, options.signal);
+}
+
+// Deno.startTls over a connected TCP connection, then the handshake; closes it on failure.
+async function handshakeTls(
+  conn: AnyConn,
+  tls: TlsSettings,
+  signal: AbortSignal | undefined,
+): Promise<Socket> {
+  // deno-lint-ignore no-explicit-any
+  const Deno = (globalThis as any).Deno;
+  let tlsConn: AnyConn = undefined;
+  // The signal stays live through the handshake: a server that accepts and never answers the
+  // ClientHello must not keep the socket (and the process) alive past connectTimeout.
+  const onAbort = (): void => {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    tlsConn = await Deno.startTls(conn, {
+      hostname: tls.serverName,
+      caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
+      alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
+    });
+    if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
+    const info = await tlsConn.handshake();
+    return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
+  } catch (error) {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // The failed handshake may have closed it already.
+    }
+    if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
+    throw toSocketError(error, true);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
 }

@@ -137,6 +137,18 @@ export interface Socket {
   ref(): void;
   /** Closes the socket and frees its resources. Idempotent; no events follow. */
   close(): void;
+  /**
+   * Optional, before `listen`: reads once and resolves with the bytes, or null at EOF (rejects
+   * with a WirefetchError). A proxy handshake reads this way where it can, so that no read is
+   * left pending when the runtime's own TLS must take the connection over (Deno's `startTls`
+   * refuses a connection with a read in flight).
+   */
+  pull?(): Promise<Uint8Array | null>;
+  /**
+   * Optional: gives up the runtime's own connection object for a TLS upgrade, if `listen` was
+   * never called and nothing is buffered; this Socket is then dead. Else undefined.
+   */
+  detach?(): unknown;
 }
 
 /** Opens sockets for one runtime. */

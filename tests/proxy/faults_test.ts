@@ -181,7 +181,9 @@ describe("HTTP proxy, scripted", () => {
       const { connect } = await import("node:net");
       const upstream = connect({ host: "127.0.0.1", port: origin.port });
       await new Promise((resolve) => upstream.once("connect", resolve));
+      // Paused until piped: the ClientHello may come before the last byte's delay ends.
       socket.removeAllListeners("data");
+      socket.pause();
       for (const byte of "HTTP/1.0 200 OK\nvia: test\n\n") {
         socket.write(byte);
         await delay(1);
