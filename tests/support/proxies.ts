@@ -91,6 +91,9 @@ async function relay(targetPort: number): Promise<{
   const server = net.createServer((client) => {
     accepted++;
     const upstream = net.connect({ host: "127.0.0.1", port: targetPort });
+    // A relay must not hold small writes back (Nagle) waiting for an ACK the peer delays.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
     const end = (): void => {
