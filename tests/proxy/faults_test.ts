@@ -94,6 +94,23 @@ describe("HTTP proxy, scripted", () => {
     }
   });
 
+  it("names an IPv6 origin in brackets on CONNECT", async () => {
+    let target = "";
+    const proxy = await startRawServer(async (socket) => {
+      target = (await readRequest(socket)).target;
+      socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+    });
+    const client = new Client({ proxy: proxy.url });
+    try {
+      const error = await rejection(client.fetch("https://[2001:db8::1]:8443/"));
+      assert.equal(error.cause.code, "ERR_PROXY");
+      assert.equal(target, "[2001:db8::1]:8443");
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
   it("rejects a 407 as a TypeError naming proxy authentication, with the status in proxyconnectdone", async () => {
     const proxy = await startRawServer(async (socket) => {
       await readRequest(socket);
