@@ -111,17 +111,20 @@ describe("proxy environment", () => {
         `HTTP/1.1 302 Found\r\nlocation: ${direct.url}/landed\r\ncontent-length: 0\r\n\r\n`,
       );
     });
-    const saved = { http: process.env.HTTP_PROXY, no: process.env.NO_PROXY };
+    // Only these two variables, whatever the runner's environment holds.
+    const names = ["http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"];
+    const saved = names.map((name) => process.env[name]);
+    for (const name of names) delete process.env[name];
     process.env.HTTP_PROXY = proxy.url.replace("://", "://user:pass@");
     process.env.NO_PROXY = "127.0.0.1";
     let client: Client;
     try {
       client = new Client();
     } finally {
-      if (saved.http === undefined) delete process.env.HTTP_PROXY;
-      else process.env.HTTP_PROXY = saved.http;
-      if (saved.no === undefined) delete process.env.NO_PROXY;
-      else process.env.NO_PROXY = saved.no;
+      names.forEach((name, i) => {
+        if (saved[i] === undefined) delete process.env[name];
+        else process.env[name] = saved[i];
+      });
     }
     try {
       const response = await client.fetch("http://proxied.test/start");
