@@ -208,6 +208,25 @@ describe("squid", () => {
       await client.close();
     }
   });
+
+  it("preconnects a tunnel ahead of time, and the request takes it", async () => {
+    const client = new Client({ proxy: squid.url, tls: { ca: fixtures.ca } });
+    const events: string[] = [];
+    client.addEventListener("proxyconnectdone", (e) => {
+      events.push(`proxyconnectdone ${(e as ProxyConnectDoneEvent).status}`);
+    });
+    try {
+      const before = squid.accepted;
+      const url = localhost(secure.url);
+      await client.preconnect(url);
+      assert.equal(client.stats().total.idle, 1);
+      assert.equal(await (await client.fetch(`${url}/pre`)).text(), "https /pre");
+      assert.equal(squid.accepted - before, 1);
+      assert.deepEqual(events, ["proxyconnectdone 200"]);
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe("microsocks (SOCKS5)", () => {
