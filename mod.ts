@@ -37,6 +37,7 @@ export {
   type ClientFetch,
   type ClientOptions,
   type ClientStats,
+  type CloseOptions,
   defaultClient,
   type FetchFunction,
   type FetchInit,
@@ -46,6 +47,7 @@ export type { PoolStats } from "./src/pool/origin_pool.ts";
 export { WirefetchError, type WirefetchErrorCode } from "./src/errors.ts";
 export {
   BodyLeakEvent,
+  BodyReclaimEvent,
   ConnCloseEvent,
   ConnectDoneEvent,
   ConnectStartEvent,
