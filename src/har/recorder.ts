@@ -87,6 +87,8 @@ const NOTED = new Set([
   "dnsdone",
   "connectstart",
   "connectdone",
+  "proxyconnectstart",
+  "proxyconnectdone",
   "tlshandshakestart",
   "tlshandshakedone",
   "gotconn",
