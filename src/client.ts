@@ -6,13 +6,29 @@
 
 import { WirefetchError } from "./errors.ts";
 import { type ConnectionSubject, FetchTask } from "./exchange.ts";
+import type { ResponseDoneEvent } from "./trace/events.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
-import { BodyLeakEvent, ConnCloseEvent, PhaseEvent, type TraceSubject } from "./trace/events.ts";
+import {
+  type BodyLeakEvent,
+  type ConnCloseEvent,
+  type PhaseEvent,
+  toEvent,
+  type TraceSubject,
+} from "./trace/events.ts";
+import {
+  HookSet,
+  isolateListener,
+  type RequestObserver,
+  TraceErrorReporter,
+  type TraceHooks,
+  type TraceInfo,
+} from "./trace/hooks.ts";
+import { TimingMarks } from "./trace/timings.ts";
 import { warnings } from "./tcp_info/warnings.ts";
 import { OriginPool, type PoolSettings, type PoolStats } from "./pool/origin_pool.ts";
-import { toRequestSpec } from "./request.ts";
+import { findHeader, type RequestSpec, toRequestSpec } from "./request.ts";
 import { defaultConnector } from "./runtime/connector.ts";
 
 /** The version sent in the default User-Agent. */
@@ -97,6 +113,12 @@ export interface ClientOptions {
    * 0 disables the cache (concurrent lookups are still shared).
    */
   dnsTtl?: number;
+  /**
+   * Trace hooks for every request of this client: methods named like the trace event types,
+   * called with each event's fields as a plain object (see {@linkcode TraceHooks}). Far cheaper
+   * than EventTarget listeners; a hook that throws is reported and the request goes on.
+   */
+  hooks?: TraceHooks;
 }
 
 /** Counts of a client's connections and queued requests. */
@@ -113,6 +135,8 @@ export interface FetchInit extends RequestInit {
   client?: Client;
   /** Receives this request's trace events (in addition to the client's listeners). */
   trace?: EventTarget;
+  /** Trace hooks for this request only, called after the client's (see {@linkcode TraceHooks}). */
+  hooks?: TraceHooks;
 }
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
@@ -159,6 +183,13 @@ export class Client extends EventTarget {
   // types someone listens to are built.
   #listeners = 0;
   #byType = new Map<string, number>();
+  // The wrappers that isolate listeners (see addEventListener), by type (+ capture) and listener.
+  #wrappers = new Map<string, Map<EventListenerOrEventListenerObject, EventListener>>();
+  // Hooks objects of the client (option and addHooks), compiled; null when there are none.
+  #hookList: TraceHooks[] = [];
+  #hooks: HookSet | null = null;
+  #observers: RequestObserver[] = [];
+  #reporter = new TraceErrorReporter();
 
   /**
    * Creates a client; see {@linkcode ClientOptions} for the defaults.
@@ -207,6 +238,10 @@ export class Client extends EventTarget {
       insecure: options.unsafelyIgnoreCertificateErrors === true,
     };
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
+    if (options.hooks !== undefined) {
+      this.#hookList = [options.hooks];
+      this.#hooks = new HookSet(this.#hookList, this.#reporter, "hook");
+    }
     this.fetch = (input: RequestInfo | URL, init?: FetchInit): Promise<Response> =>
       this.#fetch(input, init);
   }
@@ -216,13 +251,60 @@ export class Client extends EventTarget {
     return this.#closed;
   }
 
-  /** True while trace listeners are registered on this client. */
+  /** True while trace listeners or hooks are registered on this client. */
   get tracing(): boolean {
-    return this.#listeners > 0;
+    return this.#listeners > 0 || this.#hooks !== null;
+  }
+
+  /** @internal The client's compiled hooks, or null. */
+  get hooks(): HookSet | null {
+    return this.#hooks;
   }
 
   /**
-   * Registers a trace event listener (see the event classes for the types).
+   * Adds a hooks object to every later request of this client, after those given so far (the
+   * `hooks` option comes first). Which methods it has is read now. Returns a function that
+   * removes it again.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * const remove = client.addHooks({ gotconn: (info) => console.log(info.reused) });
+   * remove();
+   * ```
+   */
+  addHooks(hooks: TraceHooks): () => void {
+    const list = [...this.#hookList, hooks];
+    const compiled = new HookSet(list, this.#reporter, "hook");
+    this.#hookList = list;
+    this.#hooks = compiled;
+    return () => {
+      const at = this.#hookList.indexOf(hooks);
+      if (at < 0) return;
+      this.#hookList = this.#hookList.filter((_, i) => i !== at);
+      this.#hooks = this.#hookList.length === 0
+        ? null
+        : new HookSet(this.#hookList, this.#reporter, "hook");
+    };
+  }
+
+  /**
+   * @internal Lets an instrumentation (`./otel`) see each request before its head is encoded.
+   * Returns a function that removes the observer.
+   */
+  observe(observer: RequestObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
+  /**
+   * Registers a trace event listener (see the event classes for the types). The listener is
+   * isolated: if it throws (or returns a promise that rejects), the error is reported once per
+   * event type with `console.error` and the request goes on. A listener of a runtime's plain
+   * `EventTarget` that throws is reported as uncaught instead, which ends a Deno or Bun process.
    *
    * @example
    * ```ts
@@ -236,11 +318,43 @@ export class Client extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    super.addEventListener(type, listener, options);
-    if (listener !== null && type !== "bodyleak") {
+    if (listener === null) return;
+    const capture = typeof options === "boolean" ? options : options?.capture === true;
+    const key = capture ? `${type} capture` : type;
+    let wrappers = this.#wrappers.get(key);
+    if (wrappers === undefined) this.#wrappers.set(key, wrappers = new Map());
+    // EventTarget ignores a listener added twice (same type and capture); so do the counts.
+    if (wrappers.has(listener)) return;
+    const signal = typeof options === "object" ? options.signal : undefined;
+    if (signal?.aborted) return;
+    const isolated = isolateListener(listener, this.#reporter);
+    const forget = (): void => this.#forget(key, type, listener);
+    const once = typeof options === "object" && options.once === true;
+    // A `once` listener or one with a signal is removed by EventTarget itself; the counts must
+    // follow, or the client would keep building events for nobody.
+    const wrapper = once
+      ? function (this: unknown, event: Event): void {
+        forget();
+        isolated.call(this, event);
+      }
+      : isolated;
+    wrappers.set(listener, wrapper);
+    super.addEventListener(type, wrapper, options);
+    signal?.addEventListener("abort", forget, { once: true });
+    if (type !== "bodyleak") {
       this.#listeners++;
       this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1);
     }
+  }
+
+  #forget(key: string, type: string, listener: EventListenerOrEventListenerObject): void {
+    if (this.#wrappers.get(key)?.delete(listener) !== true) return;
+    if (type === "bodyleak") return;
+    const count = this.#byType.get(type) ?? 0;
+    if (count <= 0) return;
+    this.#listeners--;
+    if (count === 1) this.#byType.delete(type);
+    else this.#byType.set(type, count - 1);
   }
 
   /**
@@ -260,18 +374,23 @@ export class Client extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    super.removeEventListener(type, listener, options);
-    const count = this.#byType.get(type) ?? 0;
-    if (listener !== null && count > 0) {
-      this.#listeners--;
-      if (count === 1) this.#byType.delete(type);
-      else this.#byType.set(type, count - 1);
-    }
+    if (listener === null) return;
+    const capture = typeof options === "boolean" ? options : options?.capture === true;
+    const key = capture ? `${type} capture` : type;
+    const wrapper = this.#wrappers.get(key)?.get(listener);
+    if (wrapper === undefined) return;
+    super.removeEventListener(type, wrapper, options);
+    this.#forget(key, type, listener);
   }
 
-  /** @internal */
+  /** @internal A listener or a hook of `type` exists. */
   listens(type: string): boolean {
-    return this.#byType.has(type);
+    return this.#byType.has(type) || (this.#hooks !== null && this.#hooks.has(type));
+  }
+
+  /** @internal An EventTarget listener of `type` exists (an Event must be built). */
+  hasListener(type: string): boolean {
+    return this.#listeners > 0 && this.#byType.has(type);
   }
 
   /** @internal */
@@ -289,13 +408,56 @@ export class Client extends EventTarget {
     }
     try {
       const spec = toRequestSpec(input, init);
-      const trace = init?.trace ?? null;
-      if (spec instanceof Promise) {
-        return spec.then((s) => new FetchTask(this, s, trace).promise);
-      }
-      return new FetchTask(this, spec, trace).promise;
+      if (spec instanceof Promise) return spec.then((s) => this.#start(s, init));
+      return this.#start(spec, init);
     } catch (error) {
       return Promise.reject(error);
+    }
+  }
+
+  #start(spec: RequestSpec, init: FetchInit | undefined): Promise<Response> {
+    const trace = init?.trace ?? null;
+    const own = init?.hooks;
+    if (own === undefined && this.#observers.length === 0) {
+      return new FetchTask(this, spec, trace).promise;
+    }
+    const list: TraceHooks[] = own === undefined || own === null ? [] : [own];
+    const setHeader = (name: string, value: string): void => {
+      const lower = name.toLowerCase();
+      const at = findHeader(spec.headers, lower);
+      if (at >= 0) spec.headers[at + 1] = value;
+      else spec.headers.push(lower, value);
+    };
+    for (const observer of this.#observers) {
+      try {
+        const hooks = observer.onRequest(spec.method, spec.url, setHeader);
+        if (hooks !== null) list.push(hooks);
+      } catch (error) {
+        this.#reporter.report("instrumentation", "request", error);
+      }
+    }
+    const hooks = list.length === 0 ? null : new HookSet(list, this.#reporter, "request hook");
+    try {
+      return new FetchTask(this, spec, trace, hooks).promise;
+    } catch (error) {
+      // The request could not be encoded (a TypeError): nothing was sent, but the hooks saw
+      // it begin (an instrumentation may have started a span), so they see it end.
+      hooks?.call(
+        {
+          type: "responsedone",
+          requestId: 0,
+          connectionId: undefined,
+          time: performance.now(),
+          method: spec.method,
+          url: spec.url.href,
+          bytes: 0,
+          error,
+          timings: new TimingMarks().toTimings(),
+          httpVersion: undefined,
+          status: undefined,
+        } satisfies TraceInfo<ResponseDoneEvent>,
+      );
+      throw error;
     }
   }
 
@@ -351,35 +513,70 @@ export class Client extends EventTarget {
   onConnectionClosed(connection: Connection): void {
     const subject = connection.subject as ConnectionSubject | null;
     const trace = subject?.trace ?? null;
-    if (trace === null && this.#listeners === 0) return;
+    const requestHooks = subject?.hooks ?? null;
+    if (trace === null && requestHooks === null && !this.tracing) return;
     const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
-    const emit = (event: Event): void => {
-      this.dispatchTrace(event);
-      trace?.dispatchEvent(event);
+    const wants = (type: string): boolean =>
+      trace !== null || this.listens(type) || (requestHooks !== null && requestHooks.has(type));
+    const emit = <I extends TraceInfo>(info: I): void => {
+      this.#hooks?.call(info);
+      requestHooks?.call(info);
+      if (trace !== null || this.hasListener(info.type)) {
+        const event = toEvent(info);
+        this.dispatchTrace(event);
+        trace?.dispatchEvent(event);
+      }
     };
-    if (
-      connection.closeReason === "idle-timeout" && (trace !== null || this.listens("idletimeout"))
-    ) {
-      emit(new PhaseEvent("idletimeout", about, connection.id));
+    const now = performance.now();
+    if (connection.closeReason === "idle-timeout" && wants("idletimeout")) {
+      emit(
+        {
+          type: "idletimeout",
+          requestId: about.requestId,
+          connectionId: connection.id,
+          time: now,
+          method: about.method,
+          url: about.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
-    if (trace === null && !this.listens("connclose")) return;
+    if (!wants("connclose")) return;
     const closeInfo = connection.closeInfo;
+    const stats = connection.stats();
     emit(
-      new ConnCloseEvent(
-        about,
-        connection.id,
-        connection.closeReason ?? "closed",
-        connection.stats(),
-        closeInfo,
-        closeInfo === undefined ? [] : warnings(closeInfo),
-      ),
+      {
+        type: "connclose",
+        requestId: about.requestId,
+        connectionId: connection.id,
+        time: now,
+        method: about.method,
+        url: about.url,
+        reason: connection.closeReason ?? "closed",
+        requestsServed: stats.requestsServed,
+        bytesRead: stats.bytesRead,
+        bytesWritten: stats.bytesWritten,
+        stats,
+        tcpInfo: closeInfo,
+        warnings: closeInfo === undefined ? [] : warnings(closeInfo),
+      } satisfies TraceInfo<ConnCloseEvent>,
     );
   }
 
   /** @internal */
-  onBodyLeak(subject: TraceSubject, connection: Connection): void {
+  onBodyLeak(subject: TraceSubject & { hooks?: HookSet | null }, connection: Connection): void {
     const url = subject.url;
-    this.dispatchEvent(new BodyLeakEvent(subject, connection.id));
+    const info = {
+      type: "bodyleak",
+      requestId: subject.requestId,
+      connectionId: connection.id,
+      time: performance.now(),
+      method: subject.method,
+      url,
+    } satisfies TraceInfo<BodyLeakEvent>;
+    this.#hooks?.call(info);
+    subject.hooks?.call(info);
+    // Always dispatched (bodyleak listeners are not counted): it is rare.
+    this.dispatchEvent(toEvent(info));
     if (!this.#warnedLeak) {
       this.#warnedLeak = true;
       console.warn(

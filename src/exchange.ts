@@ -14,37 +14,43 @@ import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
 import { type BodyOwner, BodySource, makeResponse } from "./response.ts";
 import {
-  ConnectDoneEvent,
-  ConnectStartEvent,
-  DequeuedEvent,
-  DnsDoneEvent,
-  DnsStartEvent,
-  GetConnEvent,
-  Got1xxResponseEvent,
-  GotConnEvent,
-  PhaseEvent,
-  PutIdleConnEvent,
-  QueuedEvent,
-  RedirectEvent,
-  ResponseDoneEvent,
-  RetryEvent,
-  stampNext,
-  TlsHandshakeDoneEvent,
-  TlsHandshakeStartEvent,
+  type ConnectDoneEvent,
+  type ConnectStartEvent,
+  type DequeuedEvent,
+  type DnsDoneEvent,
+  type DnsStartEvent,
+  type GetConnEvent,
+  type Got1xxResponseEvent,
+  type GotConnEvent,
+  type PhaseEvent,
+  type PutIdleConnEvent,
+  type QueuedEvent,
+  type RedirectEvent,
+  type ResponseDoneEvent,
+  type RetryEvent,
+  type TlsHandshakeDoneEvent,
+  type TlsHandshakeStartEvent,
+  toEvent,
+  type TraceEvent,
   type TraceSubject,
-  WroteHeaderFieldEvent,
-  WroteRequestEvent,
+  type WroteHeaderFieldEvent,
+  type WroteRequestEvent,
 } from "./trace/events.ts";
+import type { HookSet, TraceInfo } from "./trace/hooks.ts";
 import { TimingMarks } from "./trace/timings.ts";
 
 /** What a fetch needs from its client. */
 export interface ClientContext {
   /** True once `close()` was called. */
   readonly closed: boolean;
-  /** True while someone listens to the client's trace events. */
+  /** True while the client has trace listeners or hooks. */
   readonly tracing: boolean;
-  /** True while someone listens to trace events of `type` on the client. */
+  /** True while the client has a trace listener or hook for `type`. */
   listens(type: string): boolean;
+  /** True while the client has an EventTarget listener for `type` (an Event must be built). */
+  hasListener(type: string): boolean;
+  /** The client's hooks, or null. */
+  readonly hooks: HookSet | null;
   /** Delivers a trace event to the client's listeners. */
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
@@ -72,6 +78,8 @@ class AbortLink implements EventListenerObject {
 export interface ConnectionSubject extends TraceSubject {
   /** That request's own trace target. */
   readonly trace: EventTarget | null;
+  /** That request's own hooks. */
+  readonly hooks: HookSet | null;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -95,7 +103,7 @@ interface LeakRecord {
   readonly connection: Connection;
   readonly served: number;
   readonly context: ClientContext;
-  readonly subject: TraceSubject;
+  readonly subject: TraceSubject & { readonly hooks: HookSet | null };
 }
 
 const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
@@ -155,6 +163,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly promise: Promise<Response>;
   /** This request's own trace target, or null. */
   readonly trace: EventTarget | null;
+  /** This request's own hooks (`fetch(url, { hooks })`, instrumentations), or null. */
+  readonly hooks: HookSet | null;
   /** Timestamps of the phases. */
   readonly marks: TimingMarks = new TimingMarks();
   /** The header fields of the current head, as sent. */
@@ -187,10 +197,16 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * const task = new FetchTask(client, spec);
    * ```
    */
-  constructor(context: ClientContext, spec: RequestSpec, trace: EventTarget | null) {
+  constructor(
+    context: ClientContext,
+    spec: RequestSpec,
+    trace: EventTarget | null,
+    hooks: HookSet | null = null,
+  ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
+    this.hooks = hooks;
     this.head = encodeHead(spec, context.userAgent, this);
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
@@ -200,6 +216,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     if (signal !== null) {
       if (signal.aborted) {
         this.done = true;
+        // Hooks and listeners see every fetch end, even one that never started.
+        if (this.tracing) this.end(null, 0, signal.reason);
         this.#reject(signal.reason);
         return;
       }
@@ -221,20 +239,34 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     return this.spec.url.href;
   }
 
-  /** True when events may be wanted: a per-request target, or client listeners. */
+  /** True when events may be wanted: a per-request target or hooks, or the client's. */
   get tracing(): boolean {
-    return this.trace !== null || this.context.tracing;
+    return this.trace !== null || this.hooks !== null || this.context.tracing;
   }
 
   /** True when an event of `type` must be built (a per-request target takes everything). */
   wants(type: string): boolean {
-    return this.trace !== null || (this.context.tracing && this.context.listens(type));
+    return this.trace !== null || (this.hooks !== null && this.hooks.has(type)) ||
+      (this.context.tracing && this.context.listens(type));
   }
 
-  /** Delivers an event to the client's listeners and to this request's target. */
-  emit(event: Event): void {
-    this.context.dispatchTrace(event);
-    this.trace?.dispatchEvent(event);
+  /**
+   * Delivers an event's fields to the hooks (client's, then this request's) as they are, and,
+   * only when an EventTarget listens, as an `Event` to the client's listeners and this
+   * request's target.
+   */
+  emit<I extends TraceInfo>(info: I): void {
+    const context = this.context;
+    const clientHooks = context.hooks;
+    if (clientHooks !== null) clientHooks.call(info);
+    const hooks = this.hooks;
+    if (hooks !== null) hooks.call(info);
+    const trace = this.trace;
+    if (trace !== null || context.hasListener(info.type)) {
+      const event: TraceEvent = toEvent(info);
+      context.dispatchTrace(event);
+      trace?.dispatchEvent(event);
+    }
   }
 
   /** Queues a new attempt with the pool of the current URL. */
@@ -246,7 +278,19 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     const pool = this.context.poolFor(this.spec.url);
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
-    if (this.wants("getconn")) this.emit(new GetConnEvent(this, this.spec.url.host));
+    if (this.wants("getconn")) {
+      this.emit(
+        {
+          type: "getconn",
+          requestId: this.requestId,
+          connectionId: undefined,
+          time: performance.now(),
+          method: this.method,
+          url: this.url,
+          hostPort: this.spec.url.host,
+        } satisfies TraceInfo<GetConnEvent>,
+      );
+    }
     pool.acquire(attempt, fresh);
   }
 
@@ -256,17 +300,21 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     marks.end = performance.now();
     marks.complete = error === undefined;
     if (this.wants("responsedone")) {
-      stampNext(marks.end);
       const head = this.attempt?.responseHead;
       this.emit(
-        new ResponseDoneEvent(
-          this,
-          connection?.id,
+        {
+          type: "responsedone",
+          requestId: this.requestId,
+          connectionId: connection?.id,
+          time: marks.end,
+          method: this.method,
+          url: this.url,
           bytes,
           error,
-          marks.toTimings(),
-          head ? `1.${head.minorVersion}` : undefined,
-        ),
+          timings: marks.toTimings(),
+          httpVersion: head ? `1.${head.minorVersion}` : undefined,
+          status: head?.status,
+        } satisfies TraceInfo<ResponseDoneEvent>,
       );
     }
   }
@@ -401,7 +449,19 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       spec.host = null;
     }
     if (this.wants("redirect")) {
-      this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
+      this.emit(
+        {
+          type: "redirect",
+          requestId: this.requestId,
+          connectionId: undefined,
+          time: performance.now(),
+          method: this.method,
+          url: this.url,
+          status,
+          from: spec.url.href,
+          to: next.href,
+        } satisfies TraceInfo<RedirectEvent>,
+      );
     }
     spec.url = next;
     this.redirects++;
@@ -492,23 +552,40 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         method: task.method,
         url: task.url,
         trace: task.trace,
+        hooks: task.hooks,
       } satisfies ConnectionSubject;
       if (this.#queued && task.wants("dequeued")) {
-        stampNext(now);
-        task.emit(new DequeuedEvent(task, connection.id, now - this.queuedAt));
+        task.emit(
+          {
+            type: "dequeued",
+            requestId: task.requestId,
+            connectionId: connection.id,
+            time: now,
+            method: task.method,
+            url: task.url,
+            waited: now - this.queuedAt,
+          } satisfies TraceInfo<DequeuedEvent>,
+        );
       }
     }
     if (task.wants("gotconn")) {
-      stampNext(now);
+      const handle = connection.handle;
       task.emit(
-        new GotConnEvent(
-          task,
-          connection.handle,
-          marks.reused,
+        {
+          type: "gotconn",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          reused: marks.reused,
           wasIdle,
-          wasIdle ? now - connection.idleSince : 0,
-          marks.reused ? undefined : connection.openInfo,
-        ),
+          idleTime: wasIdle ? now - connection.idleSince : 0,
+          localAddress: handle.localAddress,
+          remoteAddress: handle.remoteAddress,
+          connection: handle,
+          tcpInfo: marks.reused ? undefined : connection.openInfo,
+        } satisfies TraceInfo<GotConnEvent>,
       );
     }
     if (this.#over) {
@@ -530,15 +607,39 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onQueued(position: number): void {
     this.#queued = true;
     const task = this.task;
-    if (task.wants("queued")) task.emit(new QueuedEvent(task, position));
+    if (task.wants("queued")) {
+      task.emit(
+        {
+          type: "queued",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          position,
+        } satisfies TraceInfo<QueuedEvent>,
+      );
+    }
   }
 
   // DialObserver: the phases of a dial this attempt caused.
 
   onDnsStart(host: string): void {
     const task = this.task;
-    task.marks.dnsStart = performance.now();
-    if (task.wants("dnsstart")) task.emit(new DnsStartEvent(task, host));
+    const now = task.marks.dnsStart = performance.now();
+    if (task.wants("dnsstart")) {
+      task.emit(
+        {
+          type: "dnsstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          host,
+        } satisfies TraceInfo<DnsStartEvent>,
+      );
+    }
   }
 
   onDnsDone(
@@ -548,35 +649,99 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     cached: boolean,
   ): void {
     const task = this.task;
-    task.marks.dnsDone = performance.now();
+    const now = task.marks.dnsDone = performance.now();
     if (task.wants("dnsdone")) {
-      task.emit(new DnsDoneEvent(task, addresses, error, coalesced, cached));
+      task.emit(
+        {
+          type: "dnsdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          addresses,
+          error,
+          coalesced,
+          cached,
+        } satisfies TraceInfo<DnsDoneEvent>,
+      );
     }
   }
 
   onConnectStart(network: string, address: string): void {
     const task = this.task;
-    if (task.marks.connectStart < 0) task.marks.connectStart = performance.now();
-    if (task.wants("connectstart")) task.emit(new ConnectStartEvent(task, network, address));
+    const now = performance.now();
+    if (task.marks.connectStart < 0) task.marks.connectStart = now;
+    if (task.wants("connectstart")) {
+      task.emit(
+        {
+          type: "connectstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          network,
+          address,
+        } satisfies TraceInfo<ConnectStartEvent>,
+      );
+    }
   }
 
   onConnectDone(network: string, address: string, error: Error | undefined): void {
     const task = this.task;
-    if (error === undefined) task.marks.connectDone = performance.now();
-    if (task.wants("connectdone")) task.emit(new ConnectDoneEvent(task, network, address, error));
+    const now = performance.now();
+    if (error === undefined) task.marks.connectDone = now;
+    if (task.wants("connectdone")) {
+      task.emit(
+        {
+          type: "connectdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          network,
+          address,
+          error,
+        } satisfies TraceInfo<ConnectDoneEvent>,
+      );
+    }
   }
 
   onTlsStart(): void {
     const task = this.task;
-    task.marks.tlsStart = performance.now();
-    if (task.wants("tlshandshakestart")) task.emit(new TlsHandshakeStartEvent(task));
+    const now = task.marks.tlsStart = performance.now();
+    if (task.wants("tlshandshakestart")) {
+      task.emit(
+        {
+          type: "tlshandshakestart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<TlsHandshakeStartEvent>,
+      );
+    }
   }
 
   onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
     const task = this.task;
-    task.marks.tlsDone = performance.now();
+    const now = task.marks.tlsDone = performance.now();
     if (task.wants("tlshandshakedone")) {
-      task.emit(new TlsHandshakeDoneEvent(task, alpnProtocol, error));
+      task.emit(
+        {
+          type: "tlshandshakedone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          alpnProtocol,
+          error,
+        } satisfies TraceInfo<TlsHandshakeDoneEvent>,
+      );
     }
   }
 
@@ -592,20 +757,47 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const id = this.connection!.id;
     // One clock read for the burst: these events happen in the same synchronous step.
     const now = performance.now();
+    const url = task.url;
     if (task.wants("wroteheaderfield")) {
       const list = task.headerList;
       for (let i = 0; i < list.length; i += 2) {
-        stampNext(now);
-        task.emit(new WroteHeaderFieldEvent(task, id, list[i], list[i + 1]));
+        task.emit(
+          {
+            type: "wroteheaderfield",
+            requestId: task.requestId,
+            connectionId: id,
+            time: now,
+            method: task.method,
+            url,
+            name: list[i],
+            value: list[i + 1],
+          } satisfies TraceInfo<WroteHeaderFieldEvent>,
+        );
       }
     }
     if (task.wants("wroteheaders")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("wroteheaders", task, id));
+      task.emit(
+        {
+          type: "wroteheaders",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
     if (this.expectContinue && task.wants("wait100continue")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("wait100continue", task, id));
+      task.emit(
+        {
+          type: "wait100continue",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -614,8 +806,17 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     const now = task.marks.wrote = performance.now();
     if (task.wants("wroterequest")) {
-      stampNext(now);
-      task.emit(new WroteRequestEvent(task, this.connection!.id));
+      task.emit(
+        {
+          type: "wroterequest",
+          requestId: task.requestId,
+          connectionId: this.connection!.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          error: undefined,
+        } satisfies TraceInfo<WroteRequestEvent>,
+      );
     }
   }
 
@@ -623,8 +824,16 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     const now = task.marks.firstByte = performance.now();
     if (task.wants("gotfirstresponsebyte")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("gotfirstresponsebyte", task, this.connection!.id));
+      task.emit(
+        {
+          type: "gotfirstresponsebyte",
+          requestId: task.requestId,
+          connectionId: this.connection!.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -632,13 +841,34 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
+    const now = performance.now();
     if (task.wants("got1xxresponse")) {
       const h = new Headers();
       for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
-      task.emit(new Got1xxResponseEvent(task, id, status, h));
+      task.emit(
+        {
+          type: "got1xxresponse",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          status,
+          headers: h,
+        } satisfies TraceInfo<Got1xxResponseEvent>,
+      );
     }
     if (status === 100 && task.wants("got100continue")) {
-      task.emit(new PhaseEvent("got100continue", task, id));
+      task.emit(
+        {
+          type: "got100continue",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -689,7 +919,12 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       connection,
       served: connection.requestsServed,
       context: task.context,
-      subject: { requestId: task.requestId, method: task.method, url: task.url },
+      subject: {
+        requestId: task.requestId,
+        method: task.method,
+        url: task.url,
+        hooks: task.hooks,
+      },
     }, this);
     let response: Response;
     try {
@@ -712,7 +947,15 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
       task.emit(
-        new PutIdleConnEvent(task, connection.id, closed ? connection.closeReason! : undefined),
+        {
+          type: "putidleconn",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          error: closed ? connection.closeReason! : undefined,
+        } satisfies TraceInfo<PutIdleConnEvent>,
       );
     }
     if (this.#discard) {
@@ -756,13 +999,34 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     const connection = this.connection;
     if (!this.#wrote && connection !== null && task.wants("wroterequest")) {
-      task.emit(new WroteRequestEvent(task, connection.id, error));
+      task.emit(
+        {
+          type: "wroterequest",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          error,
+        } satisfies TraceInfo<WroteRequestEvent>,
+      );
     }
     if (!task.delivered) {
       if (task.mayRetry(error, info)) {
         task.retried = true;
         if (task.wants("retry")) {
-          task.emit(new RetryEvent(task, connection?.id ?? 0, error.code, 2));
+          task.emit(
+            {
+              type: "retry",
+              requestId: task.requestId,
+              connectionId: connection?.id ?? 0,
+              time: performance.now(),
+              method: task.method,
+              url: task.url,
+              reason: error.code,
+              attempt: 2,
+            } satisfies TraceInfo<RetryEvent>,
+          );
         }
         task.start(true);
         return;
