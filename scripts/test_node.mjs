@@ -125,6 +125,7 @@ const manifest = JSON.parse(readFileSync(join(npm, "package.json"), "utf8"));
 const expected = {
   ".": ["fetch", "Client", "defaultClient", "WirefetchError", "VERSION"],
   "./global": ["install", "uninstall"],
+  "./otel": ["instrument"],
 };
 const probe = Object.keys(manifest.exports)
   .filter((subpath) => subpath !== "./package.json")

@@ -239,7 +239,9 @@ describe("client listener isolation", () => {
     });
     try {
       const errors = await capturingErrors(async () => {
-        for (let i = 0; i < 3; i++) assert.equal(await (await client.fetch(server.url)).text(), "ok");
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await (await client.fetch(server.url)).text(), "ok");
+        }
         await delay(20);
       });
       assert.equal(after, 3);
