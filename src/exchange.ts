@@ -37,6 +37,7 @@ import {
   type WroteRequestEvent,
 } from "./trace/events.ts";
 import type { HookSet, TraceInfo } from "./trace/hooks.ts";
+import { recordResourceTiming } from "./trace/resource_timing.ts";
 import { TimingMarks } from "./trace/timings.ts";
 
 /** What a fetch needs from its client. */
@@ -51,6 +52,8 @@ export interface ClientContext {
   hasListener(type: string): boolean;
   /** The client's hooks, or null. */
   readonly hooks: HookSet | null;
+  /** Requests record Resource Timing entries (where the runtime keeps them). */
+  readonly resourceTiming: boolean;
   /** Delivers a trace event to the client's listeners. */
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
@@ -299,6 +302,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     const marks = this.marks;
     marks.end = performance.now();
     marks.complete = error === undefined;
+    if (this.context.resourceTiming) recordResourceTiming(marks, this.url, bytes);
     if (this.wants("responsedone")) {
       const head = this.attempt?.responseHead;
       this.emit(
@@ -463,6 +467,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
         } satisfies TraceInfo<RedirectEvent>,
       );
     }
+    this.marks.requestedUrl ??= spec.url.href;
     spec.url = next;
     this.redirects++;
     try {
