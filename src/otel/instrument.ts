@@ -11,7 +11,6 @@ import {
   context,
   type Histogram,
   type Meter,
-  type MeterProvider,
   metrics,
   type ObservableResult,
   propagation,
@@ -20,7 +19,6 @@ import {
   SpanStatusCode,
   trace,
   type Tracer,
-  type TracerProvider,
 } from "@opentelemetry/api";
 import { type Client, defaultClient, VERSION } from "../client.ts";
 import { WirefetchError } from "../errors.ts";
@@ -43,12 +41,16 @@ import type {
 import type { RequestObserver, TraceHooks, TraceInfo } from "../trace/hooks.ts";
 import type { TcpInfo } from "../tcp_info/types.ts";
 
-/** Where {@linkcode instrument} sends spans and metrics. */
+/**
+ * Where {@linkcode instrument} sends spans and metrics. The providers are `TracerProvider` and
+ * `MeterProvider` of `@opentelemetry/api`, typed here by the one method used, so that any copy
+ * of the API (or an SDK's provider) fits.
+ */
 export interface InstrumentOptions {
   /** Default: the global tracer provider of the OpenTelemetry API (`trace.getTracerProvider()`). */
-  tracerProvider?: TracerProvider;
+  tracerProvider?: { getTracer(name: string, version?: string): unknown };
   /** Default: the global meter provider of the OpenTelemetry API (`metrics.getMeterProvider()`). */
-  meterProvider?: MeterProvider;
+  meterProvider?: { getMeter(name: string, version?: string): unknown };
 }
 
 /** The instrumentation scope name spans and metrics carry. */
@@ -355,13 +357,16 @@ export function instrument(
   client: Client = defaultClient,
   options: InstrumentOptions = {},
 ): () => void {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
-  // The metrics API has no proxy provider: a meter taken before the SDK registered stays a
-  // no-op. That is why instruments are created here and not when the module is imported.
-  const meter: Meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
     SCOPE,
     VERSION,
-  );
+  ) as Tracer;
+  // The metrics API has no proxy provider: a meter taken before the SDK registered stays a
+  // no-op. That is why instruments are created here and not when the module is imported.
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
+    SCOPE,
+    VERSION,
+  ) as Meter;
   const instruments: Instruments = {
     tracer,
     duration: meter.createHistogram("http.client.request.duration", {
