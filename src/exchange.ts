@@ -191,6 +191,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
+  #href: string | null = null;
 
   /**
    * Starts a request. Throws TypeError for a request that cannot be encoded.
@@ -239,7 +240,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
 
   /** The current URL (TraceSubject). */
   get url(): string {
-    return this.spec.url.href;
+    // Read once per URL: every traced event carries it, and URL.href builds a new string on
+    // some runtimes (Bun) each time it is read.
+    return this.#href ??= this.spec.url.href;
   }
 
   /** True when events may be wanted: a per-request target or hooks, or the client's. */
@@ -279,6 +282,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       return;
     }
     const pool = this.context.poolFor(this.spec.url);
+    const first = this.attempt === null;
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
     if (this.wants("getconn")) {
@@ -287,7 +291,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
           type: "getconn",
           requestId: this.requestId,
           connectionId: undefined,
-          time: performance.now(),
+          // The first attempt starts in the fetch call's synchronous step: its clock reading.
+          time: first ? this.marks.start : performance.now(),
           method: this.method,
           url: this.url,
           hostPort: this.spec.url.host,
@@ -297,10 +302,15 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     pool.acquire(attempt, fresh);
   }
 
-  /** Records the end of the request and emits `responsedone`. */
-  end(connection: Connection | null, bytes: number, error: unknown): void {
+  /** Records the end of the request (at `now`, read here if not given) and emits `responsedone`. */
+  end(
+    connection: Connection | null,
+    bytes: number,
+    error: unknown,
+    now: number = performance.now(),
+  ): void {
     const marks = this.marks;
-    marks.end = performance.now();
+    marks.end = now;
     marks.complete = error === undefined;
     if (this.context.resourceTiming) recordResourceTiming(marks, this.url, bytes);
     if (this.wants("responsedone")) {
@@ -469,6 +479,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     }
     this.marks.requestedUrl ??= spec.url.href;
     spec.url = next;
+    this.#href = null;
     this.redirects++;
     try {
       this.head = encodeHead(spec, this.context.userAgent, this);
@@ -760,8 +771,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
-    // One clock read for the burst: these events happen in the same synchronous step.
-    const now = performance.now();
+    // The head is handed to the socket in the synchronous step that gave the request its
+    // connection: that step's clock reading serves the whole burst.
+    const now = task.marks.gotConn;
     const url = task.url;
     if (task.wants("wroteheaderfield")) {
       const list = task.headerList;
@@ -948,6 +960,8 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const head = this.responseHead!;
     const task = this.task;
     const connection = this.connection!;
+    // One clock reading for putidleconn and the end of the request (same synchronous step).
+    const now = performance.now();
     if (task.wants("putidleconn")) {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
@@ -956,7 +970,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
           type: "putidleconn",
           requestId: task.requestId,
           connectionId: connection.id,
-          time: performance.now(),
+          time: now,
           method: task.method,
           url: task.url,
           error: closed ? connection.closeReason! : undefined,
@@ -988,13 +1002,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         return;
       }
       task.finish();
-      task.end(connection, this.bytes, undefined);
+      task.end(connection, this.bytes, undefined, now);
       task.deliver(response);
       return;
     }
     leakRegistry.unregister(this);
     task.finish();
-    task.end(connection, this.bytes, undefined);
+    task.end(connection, this.bytes, undefined, now);
     source.controller!.close();
   }
 
