@@ -20,6 +20,7 @@ import {
 import {
   HookSet,
   isolateListener,
+  maskOf,
   type RequestObserver,
   TraceErrorReporter,
   type TraceHooks,
@@ -199,6 +200,8 @@ export class Client extends EventTarget {
   #hooks: HookSet | null = null;
   #observers: RequestObserver[] = [];
   #reporter = new TraceErrorReporter();
+  // The event types with a listener or a hook, as TRACE_BIT bits (what requests check).
+  #mask = 0;
 
   /**
    * Creates a client; see {@linkcode ClientOptions} for the defaults.
@@ -251,6 +254,7 @@ export class Client extends EventTarget {
     if (options.hooks !== undefined) {
       this.#hookList = [options.hooks];
       this.#hooks = new HookSet(this.#hookList, this.#reporter, "hook");
+      this.#updateMask();
     }
     this.fetch = (input: RequestInfo | URL, init?: FetchInit): Promise<Response> =>
       this.#fetch(input, init);
@@ -271,6 +275,15 @@ export class Client extends EventTarget {
     return this.#hooks;
   }
 
+  /** @internal The event types with a listener or hook (`TRACE_BIT` bits). */
+  get traceMask(): number {
+    return this.#mask;
+  }
+
+  #updateMask(): void {
+    this.#mask = maskOf(this.#byType.keys()) | (this.#hooks?.mask ?? 0);
+  }
+
   /**
    * Adds a hooks object to every later request of this client, after those given so far (the
    * `hooks` option comes first). Which methods it has is read now. Returns a function that
@@ -289,6 +302,7 @@ export class Client extends EventTarget {
     const compiled = new HookSet(list, this.#reporter, "hook");
     this.#hookList = list;
     this.#hooks = compiled;
+    this.#updateMask();
     return () => {
       const at = this.#hookList.indexOf(hooks);
       if (at < 0) return;
@@ -296,6 +310,7 @@ export class Client extends EventTarget {
       this.#hooks = this.#hookList.length === 0
         ? null
         : new HookSet(this.#hookList, this.#reporter, "hook");
+      this.#updateMask();
     };
   }
 
@@ -354,6 +369,7 @@ export class Client extends EventTarget {
     if (type !== "bodyleak") {
       this.#listeners++;
       this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1);
+      this.#updateMask();
     }
   }
 
@@ -365,6 +381,7 @@ export class Client extends EventTarget {
     this.#listeners--;
     if (count === 1) this.#byType.delete(type);
     else this.#byType.set(type, count - 1);
+    this.#updateMask();
   }
 
   /**

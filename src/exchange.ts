@@ -36,7 +36,7 @@ import {
   type WroteHeaderFieldEvent,
   type WroteRequestEvent,
 } from "./trace/events.ts";
-import type { HookSet, TraceInfo } from "./trace/hooks.ts";
+import { ALL_TRACE_BITS, type HookSet, TRACE_BIT, type TraceInfo } from "./trace/hooks.ts";
 import { recordResourceTiming } from "./trace/resource_timing.ts";
 import { TimingMarks } from "./trace/timings.ts";
 
@@ -44,10 +44,8 @@ import { TimingMarks } from "./trace/timings.ts";
 export interface ClientContext {
   /** True once `close()` was called. */
   readonly closed: boolean;
-  /** True while the client has trace listeners or hooks. */
-  readonly tracing: boolean;
-  /** True while the client has a trace listener or hook for `type`. */
-  listens(type: string): boolean;
+  /** The event types the client has listeners or hooks for (`TRACE_BIT` bits), 0 for none. */
+  readonly traceMask: number;
   /** True while the client has an EventTarget listener for `type` (an Event must be built). */
   hasListener(type: string): boolean;
   /** The client's hooks, or null. */
@@ -192,6 +190,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
   #href: string | null = null;
+  // The event types this request itself wants (its hooks; everything for a trace target).
+  #ownMask: number;
 
   /**
    * Starts a request. Throws TypeError for a request that cannot be encoded.
@@ -211,6 +211,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.spec = spec;
     this.trace = trace;
     this.hooks = hooks;
+    this.#ownMask = trace !== null ? ALL_TRACE_BITS : hooks !== null ? hooks.mask : 0;
     this.head = encodeHead(spec, context.userAgent, this);
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
@@ -247,13 +248,15 @@ export class FetchTask implements EventListenerObject, TraceSubject {
 
   /** True when events may be wanted: a per-request target or hooks, or the client's. */
   get tracing(): boolean {
-    return this.trace !== null || this.hooks !== null || this.context.tracing;
+    return (this.context.traceMask | this.#ownMask) !== 0;
   }
 
-  /** True when an event of `type` must be built (a per-request target takes everything). */
-  wants(type: string): boolean {
-    return this.trace !== null || (this.hooks !== null && this.hooks.has(type)) ||
-      (this.context.tracing && this.context.listens(type));
+  /**
+   * True when an event of type `bit` (a `TRACE_BIT`) must be built. The client's mask is read
+   * each time: a listener may come or go during the request.
+   */
+  wants(bit: number): boolean {
+    return ((this.context.traceMask | this.#ownMask) & bit) !== 0;
   }
 
   /**
@@ -285,7 +288,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     const first = this.attempt === null;
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
-    if (this.wants("getconn")) {
+    if (this.wants(TRACE_BIT.getconn)) {
       this.emit(
         {
           type: "getconn",
@@ -313,7 +316,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     marks.end = now;
     marks.complete = error === undefined;
     if (this.context.resourceTiming) recordResourceTiming(marks, this.url, bytes);
-    if (this.wants("responsedone")) {
+    if (this.wants(TRACE_BIT.responsedone)) {
       const head = this.attempt?.responseHead;
       this.emit(
         {
@@ -326,7 +329,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
           bytes,
           error,
           timings: marks.toTimings(),
-          httpVersion: head ? `1.${head.minorVersion}` : undefined,
+          httpVersion: head ? (head.minorVersion === 0 ? "1.0" : "1.1") : undefined,
           status: head?.status,
         } satisfies TraceInfo<ResponseDoneEvent>,
       );
@@ -462,7 +465,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       }
       spec.host = null;
     }
-    if (this.wants("redirect")) {
+    if (this.wants(TRACE_BIT.redirect)) {
       this.emit(
         {
           type: "redirect",
@@ -570,7 +573,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         trace: task.trace,
         hooks: task.hooks,
       } satisfies ConnectionSubject;
-      if (this.#queued && task.wants("dequeued")) {
+      if (this.#queued && task.wants(TRACE_BIT.dequeued)) {
         task.emit(
           {
             type: "dequeued",
@@ -584,7 +587,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         );
       }
     }
-    if (task.wants("gotconn")) {
+    if (task.wants(TRACE_BIT.gotconn)) {
       const handle = connection.handle;
       task.emit(
         {
@@ -623,7 +626,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onQueued(position: number): void {
     this.#queued = true;
     const task = this.task;
-    if (task.wants("queued")) {
+    if (task.wants(TRACE_BIT.queued)) {
       task.emit(
         {
           type: "queued",
@@ -643,7 +646,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onDnsStart(host: string): void {
     const task = this.task;
     const now = task.marks.dnsStart = performance.now();
-    if (task.wants("dnsstart")) {
+    if (task.wants(TRACE_BIT.dnsstart)) {
       task.emit(
         {
           type: "dnsstart",
@@ -666,7 +669,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   ): void {
     const task = this.task;
     const now = task.marks.dnsDone = performance.now();
-    if (task.wants("dnsdone")) {
+    if (task.wants(TRACE_BIT.dnsdone)) {
       task.emit(
         {
           type: "dnsdone",
@@ -688,7 +691,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     const now = performance.now();
     if (task.marks.connectStart < 0) task.marks.connectStart = now;
-    if (task.wants("connectstart")) {
+    if (task.wants(TRACE_BIT.connectstart)) {
       task.emit(
         {
           type: "connectstart",
@@ -708,7 +711,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     const now = performance.now();
     if (error === undefined) task.marks.connectDone = now;
-    if (task.wants("connectdone")) {
+    if (task.wants(TRACE_BIT.connectdone)) {
       task.emit(
         {
           type: "connectdone",
@@ -728,7 +731,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onTlsStart(): void {
     const task = this.task;
     const now = task.marks.tlsStart = performance.now();
-    if (task.wants("tlshandshakestart")) {
+    if (task.wants(TRACE_BIT.tlshandshakestart)) {
       task.emit(
         {
           type: "tlshandshakestart",
@@ -745,7 +748,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
     const task = this.task;
     const now = task.marks.tlsDone = performance.now();
-    if (task.wants("tlshandshakedone")) {
+    if (task.wants(TRACE_BIT.tlshandshakedone)) {
       task.emit(
         {
           type: "tlshandshakedone",
@@ -775,7 +778,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     // connection: that step's clock reading serves the whole burst.
     const now = task.marks.gotConn;
     const url = task.url;
-    if (task.wants("wroteheaderfield")) {
+    if (task.wants(TRACE_BIT.wroteheaderfield)) {
       const list = task.headerList;
       for (let i = 0; i < list.length; i += 2) {
         task.emit(
@@ -792,7 +795,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         );
       }
     }
-    if (task.wants("wroteheaders")) {
+    if (task.wants(TRACE_BIT.wroteheaders)) {
       task.emit(
         {
           type: "wroteheaders",
@@ -804,7 +807,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         } satisfies TraceInfo<PhaseEvent>,
       );
     }
-    if (this.expectContinue && task.wants("wait100continue")) {
+    if (this.expectContinue && task.wants(TRACE_BIT.wait100continue)) {
       task.emit(
         {
           type: "wait100continue",
@@ -822,7 +825,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#wrote = true;
     const task = this.task;
     const now = task.marks.wrote = performance.now();
-    if (task.wants("wroterequest")) {
+    if (task.wants(TRACE_BIT.wroterequest)) {
       task.emit(
         {
           type: "wroterequest",
@@ -840,7 +843,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onFirstByte(): void {
     const task = this.task;
     const now = task.marks.firstByte = performance.now();
-    if (task.wants("gotfirstresponsebyte")) {
+    if (task.wants(TRACE_BIT.gotfirstresponsebyte)) {
       task.emit(
         {
           type: "gotfirstresponsebyte",
@@ -859,7 +862,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (!task.tracing) return;
     const id = this.connection!.id;
     const now = performance.now();
-    if (task.wants("got1xxresponse")) {
+    if (task.wants(TRACE_BIT.got1xxresponse)) {
       const h = new Headers();
       for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
       task.emit(
@@ -875,7 +878,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         } satisfies TraceInfo<Got1xxResponseEvent>,
       );
     }
-    if (status === 100 && task.wants("got100continue")) {
+    if (status === 100 && task.wants(TRACE_BIT.got100continue)) {
       task.emit(
         {
           type: "got100continue",
@@ -962,7 +965,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const connection = this.connection!;
     // One clock reading for putidleconn and the end of the request (same synchronous step).
     const now = performance.now();
-    if (task.wants("putidleconn")) {
+    if (task.wants(TRACE_BIT.putidleconn)) {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
       task.emit(
@@ -1017,7 +1020,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#over = true;
     const task = this.task;
     const connection = this.connection;
-    if (!this.#wrote && connection !== null && task.wants("wroterequest")) {
+    if (!this.#wrote && connection !== null && task.wants(TRACE_BIT.wroterequest)) {
       task.emit(
         {
           type: "wroterequest",
@@ -1033,7 +1036,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (!task.delivered) {
       if (task.mayRetry(error, info)) {
         task.retried = true;
-        if (task.wants("retry")) {
+        if (task.wants(TRACE_BIT.retry)) {
           task.emit(
             {
               type: "retry",

@@ -129,6 +129,59 @@ export interface TraceHooks {
 const EVENT_TYPES: ReadonlySet<string> = new Set(TRACE_EVENT_TYPES);
 
 /**
+ * The bit of each trace event type in a trace mask (internal): the request path asks
+ * `mask & TRACE_BIT.gotconn` instead of looking a type name up in maps, which is one load and an
+ * AND per event. Same order as `TRACE_EVENT_TYPES`.
+ */
+export const TRACE_BIT = {
+  getconn: 1 << 0,
+  queued: 1 << 1,
+  dnsstart: 1 << 2,
+  dnsdone: 1 << 3,
+  connectstart: 1 << 4,
+  connectdone: 1 << 5,
+  tlshandshakestart: 1 << 6,
+  tlshandshakedone: 1 << 7,
+  dequeued: 1 << 8,
+  gotconn: 1 << 9,
+  wroteheaderfield: 1 << 10,
+  wroteheaders: 1 << 11,
+  wait100continue: 1 << 12,
+  wroterequest: 1 << 13,
+  gotfirstresponsebyte: 1 << 14,
+  got1xxresponse: 1 << 15,
+  got100continue: 1 << 16,
+  redirect: 1 << 17,
+  retry: 1 << 18,
+  putidleconn: 1 << 19,
+  responsedone: 1 << 20,
+  idletimeout: 1 << 21,
+  connclose: 1 << 22,
+  bodyleak: 1 << 23,
+} as const;
+
+/** Every bit of {@linkcode TRACE_BIT}: what a per-request `trace` target receives. */
+export const ALL_TRACE_BITS: number = (1 << 24) - 1;
+
+/**
+ * The mask of trace event `types` (names that are not event types are ignored).
+ *
+ * @example
+ * ```ts
+ * import { maskOf, TRACE_BIT } from "./hooks.ts";
+ * console.log(maskOf(["gotconn"]) === TRACE_BIT.gotconn); // true
+ * ```
+ */
+export function maskOf(types: Iterable<string>): number {
+  let mask = 0;
+  for (const type of types) {
+    const at = TRACE_EVENT_TYPES.indexOf(type);
+    if (at >= 0) mask |= 1 << at;
+  }
+  return mask;
+}
+
+/**
  * Where a client reports what its hooks and listeners threw: `console.error`, once per
  * (kind, event type), so a hook failing on every request cannot flood the log. Never
  * `reportError` nor a rethrow: on Deno an error reported as uncaught ends the process.
@@ -171,6 +224,8 @@ export class HookSet {
   readonly #table: Record<string, Bound[] | null>;
   readonly #reporter: TraceErrorReporter;
   readonly #kind: string;
+  /** The types some hook exists for, as {@linkcode TRACE_BIT} bits. */
+  readonly mask: number;
 
   /**
    * Compiles `list` (later entries are called after earlier ones). Throws TypeError for an own
@@ -209,6 +264,7 @@ export class HookSet {
     this.#table = table;
     this.#reporter = reporter;
     this.#kind = kind;
+    this.mask = maskOf(TRACE_EVENT_TYPES.filter((type) => table[type] !== null));
   }
 
   /**
@@ -222,12 +278,6 @@ export class HookSet {
    */
   has(type: string): boolean {
     return this.#table[type] !== null;
-  }
-
-  /** True when no hook exists at all. */
-  get empty(): boolean {
-    for (const type of TRACE_EVENT_TYPES) if (this.#table[type] !== null) return false;
-    return true;
   }
 
   /**
