@@ -22,6 +22,7 @@ import {
   isolateListener,
   maskOf,
   type RequestObserver,
+  TRACE_BIT,
   TraceErrorReporter,
   type TraceHooks,
   type TraceInfo,
@@ -470,6 +471,7 @@ export class Client extends EventTarget {
       // The request could not be encoded (a TypeError): nothing was sent, but the hooks saw
       // it begin (an instrumentation may have started a span), so they see it end.
       hooks?.call(
+        TRACE_BIT.responsedone,
         {
           type: "responsedone",
           requestId: 0,
@@ -545,9 +547,9 @@ export class Client extends EventTarget {
     const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
     const wants = (type: string): boolean =>
       trace !== null || this.listens(type) || (requestHooks !== null && requestHooks.has(type));
-    const emit = <I extends TraceInfo>(info: I): void => {
-      this.#hooks?.call(info);
-      requestHooks?.call(info);
+    const emit = <I extends TraceInfo>(bit: number, info: I): void => {
+      this.#hooks?.call(bit, info);
+      requestHooks?.call(bit, info);
       if (trace !== null || this.hasListener(info.type)) {
         const event = toEvent(info);
         this.dispatchTrace(event);
@@ -557,6 +559,7 @@ export class Client extends EventTarget {
     const now = performance.now();
     if (connection.closeReason === "idle-timeout" && wants("idletimeout")) {
       emit(
+        TRACE_BIT.idletimeout,
         {
           type: "idletimeout",
           requestId: about.requestId,
@@ -571,6 +574,7 @@ export class Client extends EventTarget {
     const closeInfo = connection.closeInfo;
     const stats = connection.stats();
     emit(
+      TRACE_BIT.connclose,
       {
         type: "connclose",
         requestId: about.requestId,
@@ -600,8 +604,8 @@ export class Client extends EventTarget {
       method: subject.method,
       url,
     } satisfies TraceInfo<BodyLeakEvent>;
-    this.#hooks?.call(info);
-    subject.hooks?.call(info);
+    this.#hooks?.call(TRACE_BIT.bodyleak, info);
+    subject.hooks?.call(TRACE_BIT.bodyleak, info);
     // Always dispatched (bodyleak listeners are not counted): it is rare.
     this.dispatchEvent(toEvent(info));
     if (!this.#warnedLeak) {

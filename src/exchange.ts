@@ -264,12 +264,12 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * only when an EventTarget listens, as an `Event` to the client's listeners and this
    * request's target.
    */
-  emit<I extends TraceInfo>(info: I): void {
+  emit<I extends TraceInfo>(bit: number, info: I): void {
     const context = this.context;
     const clientHooks = context.hooks;
-    if (clientHooks !== null) clientHooks.call(info);
+    if (clientHooks !== null) clientHooks.call(bit, info);
     const hooks = this.hooks;
-    if (hooks !== null) hooks.call(info);
+    if (hooks !== null) hooks.call(bit, info);
     const trace = this.trace;
     if (trace !== null || context.hasListener(info.type)) {
       const event: TraceEvent = toEvent(info);
@@ -290,6 +290,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.attempt = attempt;
     if (this.wants(TRACE_BIT.getconn)) {
       this.emit(
+        TRACE_BIT.getconn,
         {
           type: "getconn",
           requestId: this.requestId,
@@ -319,6 +320,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     if (this.wants(TRACE_BIT.responsedone)) {
       const head = this.attempt?.responseHead;
       this.emit(
+        TRACE_BIT.responsedone,
         {
           type: "responsedone",
           requestId: this.requestId,
@@ -467,6 +469,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     }
     if (this.wants(TRACE_BIT.redirect)) {
       this.emit(
+        TRACE_BIT.redirect,
         {
           type: "redirect",
           requestId: this.requestId,
@@ -575,6 +578,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       } satisfies ConnectionSubject;
       if (this.#queued && task.wants(TRACE_BIT.dequeued)) {
         task.emit(
+          TRACE_BIT.dequeued,
           {
             type: "dequeued",
             requestId: task.requestId,
@@ -590,6 +594,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (task.wants(TRACE_BIT.gotconn)) {
       const handle = connection.handle;
       task.emit(
+        TRACE_BIT.gotconn,
         {
           type: "gotconn",
           requestId: task.requestId,
@@ -628,6 +633,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (task.wants(TRACE_BIT.queued)) {
       task.emit(
+        TRACE_BIT.queued,
         {
           type: "queued",
           requestId: task.requestId,
@@ -648,6 +654,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.dnsStart = performance.now();
     if (task.wants(TRACE_BIT.dnsstart)) {
       task.emit(
+        TRACE_BIT.dnsstart,
         {
           type: "dnsstart",
           requestId: task.requestId,
@@ -671,6 +678,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.dnsDone = performance.now();
     if (task.wants(TRACE_BIT.dnsdone)) {
       task.emit(
+        TRACE_BIT.dnsdone,
         {
           type: "dnsdone",
           requestId: task.requestId,
@@ -693,6 +701,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (task.marks.connectStart < 0) task.marks.connectStart = now;
     if (task.wants(TRACE_BIT.connectstart)) {
       task.emit(
+        TRACE_BIT.connectstart,
         {
           type: "connectstart",
           requestId: task.requestId,
@@ -713,6 +722,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (error === undefined) task.marks.connectDone = now;
     if (task.wants(TRACE_BIT.connectdone)) {
       task.emit(
+        TRACE_BIT.connectdone,
         {
           type: "connectdone",
           requestId: task.requestId,
@@ -733,6 +743,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.tlsStart = performance.now();
     if (task.wants(TRACE_BIT.tlshandshakestart)) {
       task.emit(
+        TRACE_BIT.tlshandshakestart,
         {
           type: "tlshandshakestart",
           requestId: task.requestId,
@@ -750,6 +761,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.tlsDone = performance.now();
     if (task.wants(TRACE_BIT.tlshandshakedone)) {
       task.emit(
+        TRACE_BIT.tlshandshakedone,
         {
           type: "tlshandshakedone",
           requestId: task.requestId,
@@ -782,6 +794,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       const list = task.headerList;
       for (let i = 0; i < list.length; i += 2) {
         task.emit(
+          TRACE_BIT.wroteheaderfield,
           {
             type: "wroteheaderfield",
             requestId: task.requestId,
@@ -797,6 +810,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
     if (task.wants(TRACE_BIT.wroteheaders)) {
       task.emit(
+        TRACE_BIT.wroteheaders,
         {
           type: "wroteheaders",
           requestId: task.requestId,
@@ -809,6 +823,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
     if (this.expectContinue && task.wants(TRACE_BIT.wait100continue)) {
       task.emit(
+        TRACE_BIT.wait100continue,
         {
           type: "wait100continue",
           requestId: task.requestId,
@@ -827,6 +842,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.wrote = performance.now();
     if (task.wants(TRACE_BIT.wroterequest)) {
       task.emit(
+        TRACE_BIT.wroterequest,
         {
           type: "wroterequest",
           requestId: task.requestId,
@@ -845,6 +861,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const now = task.marks.firstByte = performance.now();
     if (task.wants(TRACE_BIT.gotfirstresponsebyte)) {
       task.emit(
+        TRACE_BIT.gotfirstresponsebyte,
         {
           type: "gotfirstresponsebyte",
           requestId: task.requestId,
@@ -866,6 +883,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       const h = new Headers();
       for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
       task.emit(
+        TRACE_BIT.got1xxresponse,
         {
           type: "got1xxresponse",
           requestId: task.requestId,
@@ -880,6 +898,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
     if (status === 100 && task.wants(TRACE_BIT.got100continue)) {
       task.emit(
+        TRACE_BIT.got100continue,
         {
           type: "got100continue",
           requestId: task.requestId,
@@ -969,6 +988,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
       task.emit(
+        TRACE_BIT.putidleconn,
         {
           type: "putidleconn",
           requestId: task.requestId,
@@ -1022,6 +1042,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const connection = this.connection;
     if (!this.#wrote && connection !== null && task.wants(TRACE_BIT.wroterequest)) {
       task.emit(
+        TRACE_BIT.wroterequest,
         {
           type: "wroterequest",
           requestId: task.requestId,
@@ -1038,6 +1059,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         task.retried = true;
         if (task.wants(TRACE_BIT.retry)) {
           task.emit(
+            TRACE_BIT.retry,
             {
               type: "retry",
               requestId: task.requestId,

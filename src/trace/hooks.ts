@@ -221,7 +221,8 @@ interface Bound {
  * once so that a request only looks at one slot per event.
  */
 export class HookSet {
-  readonly #table: Record<string, Bound[] | null>;
+  // One slot per event type, in TRACE_EVENT_TYPES order (the bit's index): the hooks to call.
+  readonly #slots: (Bound[] | null)[];
   readonly #reporter: TraceErrorReporter;
   readonly #kind: string;
   /** The types some hook exists for, as {@linkcode TRACE_BIT} bits. */
@@ -239,8 +240,7 @@ export class HookSet {
    * ```
    */
   constructor(list: readonly TraceHooks[], reporter: TraceErrorReporter, kind: string) {
-    const table: Record<string, Bound[] | null> = {};
-    for (const type of TRACE_EVENT_TYPES) table[type] = null;
+    const slots: (Bound[] | null)[] = TRACE_EVENT_TYPES.map(() => null);
     for (const hooks of list) {
       if (typeof hooks !== "object" || hooks === null) {
         throw new TypeError(`hooks must be an object with methods named like trace event types`);
@@ -254,17 +254,17 @@ export class HookSet {
           );
         }
       }
-      for (const type of TRACE_EVENT_TYPES) {
-        const fn = (hooks as Record<string, unknown>)[type];
+      for (let i = 0; i < TRACE_EVENT_TYPES.length; i++) {
+        const fn = (hooks as Record<string, unknown>)[TRACE_EVENT_TYPES[i]];
         if (typeof fn === "function") {
-          (table[type] ??= []).push({ fn: fn as Bound["fn"], self: hooks });
+          (slots[i] ??= []).push({ fn: fn as Bound["fn"], self: hooks });
         }
       }
     }
-    this.#table = table;
+    this.#slots = slots;
     this.#reporter = reporter;
     this.#kind = kind;
-    this.mask = maskOf(TRACE_EVENT_TYPES.filter((type) => table[type] !== null));
+    this.mask = maskOf(TRACE_EVENT_TYPES.filter((_, i) => slots[i] !== null));
   }
 
   /**
@@ -277,23 +277,25 @@ export class HookSet {
    * ```
    */
   has(type: string): boolean {
-    return this.#table[type] !== null;
+    const at = TRACE_EVENT_TYPES.indexOf(type);
+    return at >= 0 && this.#slots[at] !== null;
   }
 
   /**
-   * Calls the hooks of `info.type` with `info`, isolating each: a throw or a rejected promise
-   * is reported, and the next hook still runs.
+   * Calls the hooks of the event type `bit` (its {@linkcode TRACE_BIT}) with `info`, isolating
+   * each: a throw or a rejected promise is reported, and the next hook still runs.
    *
    * @example
    * ```ts
-   * import { HookSet, TraceErrorReporter } from "./hooks.ts";
+   * import { HookSet, TRACE_BIT, TraceErrorReporter } from "./hooks.ts";
    * const set = new HookSet([{ getconn: (i) => console.log(i.hostPort) }], new TraceErrorReporter(), "hook");
-   * set.call({ type: "getconn", hostPort: "example.com:80" });
+   * set.call(TRACE_BIT.getconn, { type: "getconn", hostPort: "example.com:80" });
    * ```
    */
-  call<I extends { readonly type: string }>(info: I): void {
-    const bound = this.#table[info.type];
-    if (bound === null) return;
+  call<I extends { readonly type: string }>(bit: number, info: I): void {
+    // The bit's index: a slot read instead of a lookup by name.
+    const bound = this.#slots[31 - Math.clz32(bit)];
+    if (bound === null || bound === undefined) return;
     for (let i = 0; i < bound.length; i++) {
       const hook = bound[i];
       try {
