@@ -163,8 +163,12 @@ class RequestSpan implements TraceHooks {
   #peerAddress: string | undefined;
   #peerPort: number | undefined;
 
+  // A span the sampler dropped records nothing: skip building its event attributes.
+  readonly #recording: boolean;
+
   constructor(span: Span, instruments: Instruments, common: Attributes) {
     this.#span = span;
+    this.#recording = span.isRecording();
     this.#instruments = instruments;
     this.#common = common;
   }
@@ -227,6 +231,7 @@ class RequestSpan implements TraceHooks {
   gotconn(info: TraceInfo<GotConnEvent>): void {
     this.#peerAddress = info.remoteAddress.address;
     this.#peerPort = info.remoteAddress.port;
+    if (!this.#recording) return;
     const attributes: Attributes = {
       "wirefetch.connection.id": info.connectionId,
       "wirefetch.connection.reused": info.reused,
@@ -268,7 +273,7 @@ class RequestSpan implements TraceHooks {
   connclose(info: TraceInfo<ConnCloseEvent>): void {
     // A pooled connection remembers its last request; closing long after that one ended is not
     // part of its span.
-    if (this.#ended) return;
+    if (this.#ended || !this.#recording) return;
     // The request's own connection closed while its span is open (a response that could not be
     // reused, an error): its last TCP_INFO tells why a transfer was slow.
     const attributes: Attributes = {
