@@ -6,7 +6,6 @@
 
 import { WirefetchError } from "./errors.ts";
 import { type ConnectionSubject, FetchTask } from "./exchange.ts";
-import type { ResponseDoneEvent } from "./trace/events.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
@@ -14,6 +13,7 @@ import {
   type BodyLeakEvent,
   type ConnCloseEvent,
   type PhaseEvent,
+  type ResponseDoneEvent,
   toEvent,
   type TraceSubject,
 } from "./trace/events.ts";
