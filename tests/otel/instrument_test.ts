@@ -26,6 +26,7 @@ import {
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { Client, timingsOf } from "../../mod.ts";
+import type { TcpInfo } from "../../tcp_info.ts";
 import { instrument } from "../../otel.ts";
 import { delay, startHttpServer } from "../support/servers.ts";
 
@@ -314,6 +315,8 @@ describe("OpenTelemetry instrumentation", () => {
     const server = await startHttpServer((_req, res) => res.end("x"));
     const { exporter, tracerProvider, meterProvider } = setup();
     const client = new Client({ tcpInfo: true });
+    let snapshot: TcpInfo | undefined;
+    client.addHooks({ gotconn: (info) => void (snapshot = info.tcpInfo) });
     const undo = instrument(client, { tracerProvider, meterProvider });
     const warn = console.warn;
     console.warn = () => {};
@@ -322,13 +325,15 @@ describe("OpenTelemetry instrumentation", () => {
       const [span] = clientSpans(exporter);
       const got = span.events.find((e) => e.name === "http.getconn.done")!;
       const attributes: Attributes = got.attributes ?? {};
-      const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
-      if (isNode) {
-        // Documented: Node has no FFI, so no TCP_INFO (README, "TCP_INFO").
+      if (snapshot === undefined) {
+        // Node without the optional FFI package has no TCP_INFO (README, "TCP_INFO").
+        assert.ok(!("Deno" in globalThis) && !("Bun" in globalThis), "Deno and Bun have TCP_INFO");
         assert.equal(attributes["wirefetch.tcp_info.rtt"], undefined);
       } else {
+        assert.equal(attributes["wirefetch.tcp_info.rtt"], snapshot.rtt);
         assert.equal(typeof attributes["wirefetch.tcp_info.rtt"], "number");
         assert.equal(attributes["wirefetch.tcp_info.state"], "ESTABLISHED");
+        assert.equal(attributes["wirefetch.tcp_info.snd_cwnd"], snapshot.sndCwnd);
       }
     } finally {
       console.warn = warn;
