@@ -261,7 +261,7 @@ export class Client extends EventTarget {
     };
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
     this.resourceTiming = options.resourceTiming !== false;
-    if (options.hooks !== undefined) {
+    if (options.hooks !== undefined && options.hooks !== null) {
       this.#hookList = [options.hooks];
       this.#hooks = new HookSet(this.#hookList, this.#reporter, "hook");
       this.#updateMask();
