@@ -141,6 +141,27 @@ describe("OpenTelemetry instrumentation", () => {
     }
   });
 
+  it("names a non-standard method HTTP with _OTHER, and redacts signed-URL parameters", async () => {
+    const server = await startHttpServer((_req, res) => res.end("x"));
+    const { exporter, tracerProvider, meterProvider } = setup();
+    const client = new Client();
+    const undo = instrument(client, { tracerProvider, meterProvider });
+    try {
+      await (await client.fetch(`${server.url}/a?X-Goog-Signature=secret&page=2`, {
+        method: "PURGE",
+      })).text();
+      const [span] = clientSpans(exporter);
+      assert.equal(span.name, "HTTP");
+      assert.equal(span.attributes["http.request.method"], "_OTHER");
+      assert.equal(span.attributes["http.request.method_original"], "PURGE");
+      assert.equal(span.attributes["url.full"], `${server.url}/a?X-Goog-Signature=REDACTED&page=2`);
+    } finally {
+      undo();
+      await client.close();
+      await server.close();
+    }
+  });
+
   it("makes an error span with error.type set to the WirefetchError code", async () => {
     const closed = await startHttpServer((_req, res) => res.end());
     const port = closed.port;
