@@ -10,6 +10,7 @@ import {
   type TraceHooks,
   type TraceInfo,
 } from "../../mod.ts";
+import { ALL_TRACE_BITS, TRACE_BIT } from "../../src/trace/hooks.ts";
 import { delay, startHttpServer } from "../support/servers.ts";
 
 type Info = TraceInfo & Record<string, unknown>;
@@ -208,6 +209,13 @@ describe("trace hooks", () => {
       await client.close();
       await server.close();
     }
+  });
+
+  it("has one mask bit per event type, in TRACE_EVENT_TYPES order", () => {
+    // A new event type must get its bit, or requests would never ask for it.
+    assert.deepEqual(Object.keys(TRACE_BIT), [...TRACE_EVENT_TYPES]);
+    assert.deepEqual(Object.values(TRACE_BIT), TRACE_EVENT_TYPES.map((_, i) => 1 << i));
+    assert.equal(ALL_TRACE_BITS, 2 ** TRACE_EVENT_TYPES.length - 1);
   });
 
   it("sees the end of a request aborted before it started", async () => {
