@@ -599,6 +599,13 @@ async function main(server: Server, candidates: Candidate[]): Promise<void> {
   }
 }
 
+// Body modes (bench/body_bench.ts) run on their own and exit.
+const BODY_MODES = ["--coding", "--tiny-chunks", "--forgotten"];
+if (BODY_MODES.some((mode) => args.has(mode))) {
+  const { runBodyBench } = await import("./body_bench.ts");
+  process.exit(await runBodyBench(args, nativeFetch));
+}
+
 const server = new Server();
 let candidates: Candidate[] = [];
 let exitCode = 0;

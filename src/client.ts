@@ -11,6 +11,7 @@ import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
 import {
   type BodyLeakEvent,
+  type BodyReclaimEvent,
   type ConnCloseEvent,
   type PhaseEvent,
   type ResponseDoneEvent,
@@ -117,6 +118,26 @@ export interface ClientOptions {
    */
   dnsTtl?: number;
   /**
+   * Undo content codings (gzip, deflate, br, and zstd where the runtime has it) and send a
+   * default `Accept-Encoding`, as the runtime's own fetch does. Default true; false hands out the
+   * bytes as the server sent them and sends no Accept-Encoding unless the request sets one. A
+   * request's own `decompress` overrides it.
+   */
+  decompress?: boolean;
+  /**
+   * Bytes the client may read into the memory of response bodies nobody reads, to free their
+   * connections for requests queued at `maxConnectionsPerHost`. Default 64 MiB (0: never
+   * drain). A body that does not fit is not drained: its connection stops counting against the
+   * cap instead, and is closed when the body is collected. See "Forgotten bodies" in the README.
+   */
+  drainBudget?: number;
+  /**
+   * Milliseconds a body must sit unread (its stream full, the socket paused) while requests
+   * queue at the cap before its connection is reclaimed. Default 50: a reader that is merely
+   * slow loses nothing (its bytes wait in memory), and forgotten bodies stall the queue little.
+   */
+  drainDelay?: number;
+  /**
    * Most redirects a request follows before it fails with `ERR_TOO_MANY_REDIRECTS`. Default 20,
    * the Fetch standard's limit. A request's own `maxRedirects` overrides it.
    */
@@ -136,6 +157,18 @@ export interface ClientOptions {
   resourceTiming?: boolean;
 }
 
+/** Options of {@linkcode Client.close}. */
+export interface CloseOptions {
+  /**
+   * Milliseconds to wait for requests in flight and unread bodies; then the client is destroyed
+   * ({@linkcode Client.destroy}). Default: no bound.
+   */
+  timeout?: number;
+}
+
+// How long `await using` waits for requests in flight before it destroys the client.
+const DISPOSE_TIMEOUT = 1000;
+
 /** Counts of a client's connections and queued requests. */
 export interface ClientStats {
   /** Sums over all origins. */
@@ -150,6 +183,8 @@ export interface FetchInit extends RequestInit {
   client?: Client;
   /** Receives this request's trace events (in addition to the client's listeners). */
   trace?: EventTarget;
+  /** Overrides the client's `decompress` option for this request. */
+  decompress?: boolean;
   /** Most redirects to follow; default the client's `maxRedirects` (20). */
   maxRedirects?: number;
   /** Trace hooks for this request only, called after the client's (see {@linkcode TraceHooks}). */
@@ -158,6 +193,12 @@ export interface FetchInit extends RequestInit {
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
 export type FetchFunction = (input: RequestInfo | URL, init?: FetchInit) => Promise<Response>;
+
+function flag(value: boolean | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${value}`);
+  return value;
+}
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -188,6 +229,8 @@ export class Client extends EventTarget {
   readonly fetch: FetchFunction;
   /** The User-Agent sent by default. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings by default (the `decompress` option). */
+  readonly decompress: boolean;
   /** Requests record Resource Timing entries (the `resourceTiming` option). */
   readonly resourceTiming: boolean;
   #pools = new Map<string, OriginPool>();
@@ -249,6 +292,11 @@ export class Client extends EventTarget {
       queueTimeout: positive(options.queueTimeout, 30_000, "queueTimeout"),
       connectTimeout: positive(options.connectTimeout, 10_000, "connectTimeout"),
       limits,
+      drainBudget: {
+        limit: positive(options.drainBudget, 64 * 1024 * 1024, "drainBudget"),
+        used: 0,
+      },
+      drainDelay: positive(options.drainDelay, 50, "drainDelay"),
       dialer: new Dialer(
         defaultConnector(),
         new Resolver(options.lookup, positive(options.dnsTtl, 30_000, "dnsTtl")),
@@ -260,6 +308,7 @@ export class Client extends EventTarget {
       insecure: options.unsafelyIgnoreCertificateErrors === true,
     };
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
+    this.decompress = flag(options.decompress, true, "decompress");
     this.resourceTiming = options.resourceTiming !== false;
     if (options.hooks !== undefined && options.hooks !== null) {
       this.#hookList = [options.hooks];
@@ -459,18 +508,19 @@ export class Client extends EventTarget {
           init,
         );
       }
-      if (spec instanceof Promise) return spec.then((s) => this.#start(s, init));
-      return this.#start(spec, init);
+      const decompress = flag(init?.decompress, this.decompress, "decompress");
+      if (spec instanceof Promise) return spec.then((s) => this.#start(s, init, decompress));
+      return this.#start(spec, init, decompress);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #start(spec: RequestSpec, init: FetchInit | undefined): Promise<Response> {
+  #start(spec: RequestSpec, init: FetchInit | undefined, decompress: boolean): Promise<Response> {
     const trace = init?.trace ?? null;
     const own = init?.hooks;
     if (own === undefined && this.#observers.length === 0) {
-      return new FetchTask(this, spec, trace).promise;
+      return new FetchTask(this, spec, trace, decompress).promise;
     }
     const list: TraceHooks[] = own === undefined || own === null ? [] : [own];
     const setHeader = (name: string, value: string): void => {
@@ -489,7 +539,7 @@ export class Client extends EventTarget {
     }
     const hooks = list.length === 0 ? null : new HookSet(list, this.#reporter, "request hook");
     try {
-      return new FetchTask(this, spec, trace, hooks).promise;
+      return new FetchTask(this, spec, trace, decompress, hooks).promise;
     } catch (error) {
       // The request could not be encoded (a TypeError): nothing was sent, but the hooks saw
       // it begin (an instrumentation may have started a span), so they see it end.
@@ -617,6 +667,38 @@ export class Client extends EventTarget {
   }
 
   /** @internal */
+  onBodyReclaimed(connection: Connection, action: "drain" | "detach"): void {
+    const subject = connection.subject as ConnectionSubject | null;
+    const trace = subject?.trace ?? null;
+    const requestHooks = subject?.hooks ?? null;
+    const bit = TRACE_BIT.bodyreclaim;
+    if (
+      trace === null && (this.#mask & bit) === 0 &&
+      (requestHooks === null || (requestHooks.mask & bit) === 0)
+    ) return;
+    const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
+    const budget = this.#settings.drainBudget;
+    const info = {
+      type: "bodyreclaim",
+      requestId: about.requestId,
+      connectionId: connection.id,
+      time: performance.now(),
+      method: about.method,
+      url: about.url,
+      action,
+      budgetUsed: budget.used,
+      budget: budget.limit,
+    } satisfies TraceInfo<BodyReclaimEvent>;
+    this.#hooks?.call(bit, info);
+    requestHooks?.call(bit, info);
+    if (trace !== null || this.hasListener("bodyreclaim")) {
+      const event = toEvent(info);
+      this.dispatchTrace(event);
+      trace?.dispatchEvent(event);
+    }
+  }
+
+  /** @internal */
   onBodyLeak(subject: TraceSubject & { hooks?: HookSet | null }, connection: Connection): void {
     const url = subject.url;
     const info = {
@@ -682,22 +764,77 @@ export class Client extends EventTarget {
 
   /**
    * Closes gracefully: new requests reject with `ERR_CLIENT_CLOSED`, requests already made
-   * (queued or running) finish, then every connection is closed. Resolves when nothing is open.
+   * (queued or running) finish, then every connection is closed. Bodies nobody reads are
+   * drained into memory within `drainBudget` so their connections can close while the responses
+   * stay readable; a larger unread body keeps its connection until it is read, cancelled or
+   * collected. Resolves when nothing is open. With `timeout`, whatever is still open after
+   * that many milliseconds is destroyed ({@linkcode Client.destroy}), so the promise always
+   * settles.
    *
    * @example
    * ```ts
    * import { Client } from "@wirefetch/fetch";
    * const client = new Client();
-   * await client.close();
+   * await client.close({ timeout: 5000 });
    * ```
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
+    const timeout = positive(options.timeout, Infinity, "timeout");
     this.#closed = true;
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    const graceful = Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    if (timeout === Infinity) {
+      await graceful;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeout);
+    });
+    try {
+      if (await Promise.race([graceful.then(() => false), expired])) {
+        this.destroy(
+          new WirefetchError("ERR_CLIENT_DESTROYED", `close() timed out after ${timeout} ms`),
+        );
+        await graceful;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
-   * Closes the client at the end of an `await using` block.
+   * Ends everything now: queued requests and requests in flight reject, the bodies of
+   * responses already delivered but not read to the end error, dials are abandoned and every
+   * socket is closed; later requests reject with `ERR_CLIENT_CLOSED`. Each failure is a
+   * `TypeError` whose cause is a `WirefetchError` with code `ERR_CLIENT_DESTROYED` (and
+   * `reason` as its cause).
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * client.destroy(new Error("shutting down"));
+   * ```
+   */
+  destroy(reason?: unknown): void {
+    this.#closed = true;
+    const error = reason instanceof WirefetchError && reason.code === "ERR_CLIENT_DESTROYED"
+      ? reason
+      : new WirefetchError(
+        "ERR_CLIENT_DESTROYED",
+        reason === undefined
+          ? "the client was destroyed"
+          : `the client was destroyed: ${(reason as Error)?.message ?? String(reason)}`,
+        reason === undefined ? undefined : { cause: reason },
+      );
+    for (const pool of this.#pools.values()) pool.destroy(error);
+  }
+
+  /**
+   * Closes the client at the end of an `await using` block: as `close({ timeout: 1000 })`.
+   * Requests still running a second later are destroyed, so leaving the block never hangs;
+   * unread bodies are first drained into memory within `drainBudget` (they stay readable), and
+   * those that do not fit error with `ERR_CLIENT_DESTROYED` once the second is up.
    *
    * @example
    * ```ts
@@ -708,7 +845,7 @@ export class Client extends EventTarget {
    * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+    return this.close({ timeout: DISPOSE_TIMEOUT });
   }
 }
 

@@ -20,7 +20,9 @@ import { encodeRequestHead } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
+import { releaseDrained } from "./pool/drain.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
+import { defaultAcceptEncoding } from "./body/content_coding.ts";
 import {
   ABORT,
   type BodyOwner,
@@ -72,6 +74,8 @@ export interface ClientContext {
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings (and send Accept-Encoding) unless told otherwise. */
+  readonly decompress: boolean;
   /** The pool for a URL's origin. */
   poolFor(url: URL): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
@@ -216,6 +220,14 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
     list.push("user-agent", userAgent);
   }
+  if (task.decompress && findHeader(user, "accept-encoding") < 0) {
+    // Fetch §4.5 step 8.16-17: a Range request asks for identity (byte ranges of a coded body
+    // would not decode); otherwise the codings we can undo.
+    list.push(
+      "accept-encoding",
+      findHeader(user, "range") >= 0 ? "identity" : defaultAcceptEncoding,
+    );
+  }
   // HTTP-network-or-cache fetch: Referer when the request's referrer is a URL, Origin as §3.1
   // says. A value the caller set is kept.
   if (task.referer !== null && findHeader(user, "referer") < 0) {
@@ -283,6 +295,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   retried = false;
   /** Redirects followed so far. */
   redirects = 0;
+  /** Content codings are decoded and Accept-Encoding sent (the `decompress` option). */
+  readonly decompress: boolean;
   /** The Referer of the current hop, or null. */
   referer: string | null = null;
   /** The Origin of the current hop, or null. */
@@ -310,11 +324,13 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     context: ClientContext,
     spec: RequestSpec,
     trace: EventTarget | null,
+    decompress: boolean = context.decompress,
     hooks: HookSet | null = null,
   ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
+    this.decompress = decompress;
     this.hooks = hooks;
     this.#ownMask = trace !== null ? ALL_TRACE_BITS : hooks !== null ? hooks.mask : 0;
     const origin = environmentOrigin();
@@ -1225,7 +1241,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }, this);
     let response: Response;
     try {
-      response = makeResponse(head, stream, task.responseUrl, task.redirects > 0, task.marks);
+      response = makeResponse(
+        head,
+        stream,
+        task.responseUrl,
+        task.redirects > 0,
+        task.marks,
+        task.decompress,
+      );
     } catch (error) {
       this.#protocolFailure(error);
       return;
@@ -1276,10 +1299,19 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.#pending = null;
       let response: Response;
       try {
-        response = makeResponse(head, body, task.responseUrl, task.redirects > 0, task.marks);
+        response = makeResponse(
+          head,
+          body,
+          task.responseUrl,
+          task.redirects > 0,
+          task.marks,
+          task.decompress,
+        );
       } catch (error) {
         task.fail(
-          new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+          error instanceof WirefetchError
+            ? error
+            : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
         );
         return;
       }
@@ -1351,10 +1383,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   // BodyOwner
 
   onBodyPull(): void {
-    this.connection?.resumeBody();
+    // Reading again: bytes drained into this body while it was forgotten are being consumed.
+    releaseDrained(this);
+    this.connection?.resumeBody(this);
   }
 
   onBodyCancel(reason: unknown): void {
+    releaseDrained(this);
     if (this.#over) return;
     this.#over = true;
     leakRegistry.unregister(this);
@@ -1379,7 +1414,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     leakRegistry.unregister(this);
     this.connection?.abort("not-reusable");
     this.task.fail(
-      new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+      error instanceof WirefetchError
+        ? error
+        : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
     );
   }
 }

@@ -622,7 +622,7 @@ describe("content coding", () => {
         const request = await readRequest(socket);
         socket.write(
           request.target === "/br"
-            ? "HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 3\r\n\r\nabc"
+            ? "HTTP/1.1 200 OK\r\ncontent-encoding: x-custom\r\ncontent-length: 3\r\n\r\nabc"
             : "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 9\r\n\r\nnot gzip!",
         );
       }

@@ -13,6 +13,7 @@
 
 import {
   type BodyLeakEvent,
+  type BodyReclaimEvent,
   type ConnCloseEvent,
   type ConnectDoneEvent,
   type ConnectStartEvent,
@@ -124,6 +125,8 @@ export interface TraceHooks {
   connclose?(info: TraceInfo<ConnCloseEvent>): void;
   /** See `BodyLeakEvent`. */
   bodyleak?(info: TraceInfo<BodyLeakEvent>): void;
+  /** See `BodyReclaimEvent`. */
+  bodyreclaim?(info: TraceInfo<BodyReclaimEvent>): void;
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(TRACE_EVENT_TYPES);
@@ -158,10 +161,11 @@ export const TRACE_BIT = {
   idletimeout: 1 << 21,
   connclose: 1 << 22,
   bodyleak: 1 << 23,
+  bodyreclaim: 1 << 24,
 } as const;
 
 /** Every bit of {@linkcode TRACE_BIT}: what a per-request `trace` target receives. */
-export const ALL_TRACE_BITS: number = (1 << 24) - 1;
+export const ALL_TRACE_BITS: number = 2 ** TRACE_EVENT_TYPES.length - 1;
 
 /**
  * The mask of trace event `types` (names that are not event types are ignored).
