@@ -41,6 +41,8 @@ import {
   type Got1xxResponseEvent,
   type GotConnEvent,
   type PhaseEvent,
+  type ProxyConnectDoneEvent,
+  type ProxyConnectStartEvent,
   type PutIdleConnEvent,
   type QueuedEvent,
   type RedirectEvent,
@@ -57,6 +59,7 @@ import {
 import { ALL_TRACE_BITS, type HookSet, TRACE_BIT, type TraceInfo } from "./trace/hooks.ts";
 import { recordResourceTiming } from "./trace/resource_timing.ts";
 import { TimingMarks } from "./trace/timings.ts";
+import type { Route, RouteOptions } from "./route/route.ts";
 
 /** What a fetch needs from its client. */
 export interface ClientContext {
@@ -76,8 +79,11 @@ export interface ClientContext {
   readonly userAgent: string | null;
   /** Whether requests decode content codings (and send Accept-Encoding) unless told otherwise. */
   readonly decompress: boolean;
-  /** The pool for a URL's origin. */
-  poolFor(url: URL): OriginPool;
+  /**
+   * The pool of the route to `url` with the request's route options (proxy, unix socket, TLS).
+   * Throws TypeError for invalid options.
+   */
+  poolFor(url: URL, options?: RouteOptions): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
   onBodyLeak(subject: TraceSubject, connection: Connection): void;
 }
@@ -205,6 +211,7 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
+  const route = task.pool.target as Route;
   const list: string[] = ["host", spec.host ?? url.host];
   const casing = spec.casing;
   if (casing === null) {
@@ -215,6 +222,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     for (let i = 0; i < user.length; i += 2) {
       list.push(casing.get(user[i]) ?? user[i], user[i + 1]);
     }
+  }
+  // The route's own fields: Proxy-Authorization and the proxy's headers on absolute-form
+  // requests to an HTTP proxy (a caller's own Proxy-Authorization wins). They belong to this
+  // route only: a redirect recomputes the route, so they never follow a request elsewhere.
+  const extra = route.requestHeaders;
+  for (let i = 0; i < extra.length; i += 2) {
+    if (findHeader(user, extra[i]) < 0) list.push(extra[i], extra[i + 1]);
   }
   if (findHeader(user, "accept") < 0) list.push("accept", "*/*");
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
@@ -255,7 +269,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     : url.href.slice(0, url.href.length - url.hash.length).endsWith("?")
     ? "?"
     : "";
-  return encodeRequestHead(spec.method, url.pathname + search, list);
+  const path = url.pathname + search;
+  // RFC 9112 §3.2.2: a request to a proxy names the whole target (absolute-form).
+  return encodeRequestHead(
+    spec.method,
+    route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path,
+    list,
+  );
 }
 
 /**
@@ -283,6 +303,10 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly spec: RequestSpec;
   /** The client that runs it. */
   readonly context: ClientContext;
+  /** The request's own route options (proxy, unix, tls), kept for its redirects. */
+  readonly routeOptions: RouteOptions | undefined;
+  /** The pool of the current URL's route. */
+  pool: OriginPool;
   /** The encoded head for the current URL. */
   head: Uint8Array;
   /** The attempt in progress. */
@@ -325,12 +349,15 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     spec: RequestSpec,
     trace: EventTarget | null,
     decompress: boolean = context.decompress,
+    routeOptions?: RouteOptions,
     hooks: HookSet | null = null,
   ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
     this.decompress = decompress;
+    this.routeOptions = routeOptions;
+    this.pool = context.poolFor(spec.url, routeOptions);
     this.hooks = hooks;
     this.#ownMask = trace !== null ? ALL_TRACE_BITS : hooks !== null ? hooks.mask : 0;
     const origin = environmentOrigin();
@@ -441,7 +468,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       this.fail(new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed"));
       return;
     }
-    const pool = this.context.poolFor(this.spec.url);
+    const pool = this.pool;
     const first = this.attempt === null;
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
@@ -724,6 +751,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       return;
     }
     try {
+      this.pool = this.context.poolFor(next, this.routeOptions);
       this.head = encodeHead(spec, this.context.userAgent, this);
     } catch (error) {
       this.fail(new WirefetchError("ERR_REDIRECT", (error as Error).message));
@@ -971,6 +999,53 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
           address,
           error,
         } satisfies TraceInfo<ConnectDoneEvent>,
+      );
+    }
+  }
+
+  onProxyConnectStart(proxy: string, target: string): void {
+    const task = this.task;
+    const now = task.marks.proxyStart = performance.now();
+    if (task.wants(TRACE_BIT.proxyconnectstart)) {
+      task.emit(
+        TRACE_BIT.proxyconnectstart,
+        {
+          type: "proxyconnectstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          proxy,
+          hostPort: target,
+        } satisfies TraceInfo<ProxyConnectStartEvent>,
+      );
+    }
+  }
+
+  onProxyConnectDone(
+    proxy: string,
+    target: string,
+    status: number | undefined,
+    error: Error | undefined,
+  ): void {
+    const task = this.task;
+    const now = task.marks.proxyDone = performance.now();
+    if (task.wants(TRACE_BIT.proxyconnectdone)) {
+      task.emit(
+        TRACE_BIT.proxyconnectdone,
+        {
+          type: "proxyconnectdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          proxy,
+          hostPort: target,
+          status,
+          error,
+        } satisfies TraceInfo<ProxyConnectDoneEvent>,
       );
     }
   }

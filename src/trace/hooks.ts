@@ -24,6 +24,8 @@ import {
   type Got1xxResponseEvent,
   type GotConnEvent,
   type PhaseEvent,
+  type ProxyConnectDoneEvent,
+  type ProxyConnectStartEvent,
   type PutIdleConnEvent,
   type QueuedEvent,
   type RedirectEvent,
@@ -89,6 +91,10 @@ export interface TraceHooks {
   connectstart?(info: TraceInfo<ConnectStartEvent>): void;
   /** See `ConnectDoneEvent`. */
   connectdone?(info: TraceInfo<ConnectDoneEvent>): void;
+  /** See `ProxyConnectStartEvent`. */
+  proxyconnectstart?(info: TraceInfo<ProxyConnectStartEvent>): void;
+  /** See `ProxyConnectDoneEvent`. */
+  proxyconnectdone?(info: TraceInfo<ProxyConnectDoneEvent>): void;
   /** See `TlsHandshakeStartEvent`. */
   tlshandshakestart?(info: TraceInfo<TlsHandshakeStartEvent>): void;
   /** See `TlsHandshakeDoneEvent`. */
@@ -143,25 +149,27 @@ export const TRACE_BIT = {
   dnsdone: 1 << 3,
   connectstart: 1 << 4,
   connectdone: 1 << 5,
-  tlshandshakestart: 1 << 6,
-  tlshandshakedone: 1 << 7,
-  dequeued: 1 << 8,
-  gotconn: 1 << 9,
-  wroteheaderfield: 1 << 10,
-  wroteheaders: 1 << 11,
-  wait100continue: 1 << 12,
-  wroterequest: 1 << 13,
-  gotfirstresponsebyte: 1 << 14,
-  got1xxresponse: 1 << 15,
-  got100continue: 1 << 16,
-  redirect: 1 << 17,
-  retry: 1 << 18,
-  putidleconn: 1 << 19,
-  responsedone: 1 << 20,
-  idletimeout: 1 << 21,
-  connclose: 1 << 22,
-  bodyleak: 1 << 23,
-  bodyreclaim: 1 << 24,
+  proxyconnectstart: 1 << 6,
+  proxyconnectdone: 1 << 7,
+  tlshandshakestart: 1 << 8,
+  tlshandshakedone: 1 << 9,
+  dequeued: 1 << 10,
+  gotconn: 1 << 11,
+  wroteheaderfield: 1 << 12,
+  wroteheaders: 1 << 13,
+  wait100continue: 1 << 14,
+  wroterequest: 1 << 15,
+  gotfirstresponsebyte: 1 << 16,
+  got1xxresponse: 1 << 17,
+  got100continue: 1 << 18,
+  redirect: 1 << 19,
+  retry: 1 << 20,
+  putidleconn: 1 << 21,
+  responsedone: 1 << 22,
+  idletimeout: 1 << 23,
+  connclose: 1 << 24,
+  bodyleak: 1 << 25,
+  bodyreclaim: 1 << 26,
 } as const;
 
 /** Every bit of {@linkcode TRACE_BIT}: what a per-request `trace` target receives. */
