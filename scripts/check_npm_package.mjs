@@ -1,6 +1,7 @@
 // Checks the npm package as a user gets it: packs npm/ (run `npm run build:npm` first), installs
 // the tarball into an empty project with a plain `npm install`, and on Node:
-// - imports every entry point by its package name;
+// - imports every entry point by its package name (one that needs an optional peer dependency,
+//   such as ./otel and @opentelemetry/api, may only fail for lack of it);
 // - reads TCP_INFO of a live loopback connection, which needs the optional dependency koffi to
 //   have come with the install (its native code is in per-platform optional packages, so no
 //   install script has to run);
@@ -50,7 +51,17 @@ try {
     const names = ${
     JSON.stringify(Object.keys(manifest.exports).filter((k) => k !== "./package.json"))
   };
-    for (const subpath of names) await import(${JSON.stringify(manifest.name)} + subpath.slice(1));
+    // An entry point may need an optional peer dependency the user installs along with it
+    // (./otel: @opentelemetry/api); without it, it fails naming that package, and only that.
+    const peers = ${JSON.stringify(Object.keys(manifest.peerDependencies ?? {}))};
+    for (const subpath of names) {
+      try {
+        await import(${JSON.stringify(manifest.name)} + subpath.slice(1));
+      } catch (error) {
+        const missing = peers.find((peer) => String(error?.message).includes("'" + peer + "'"));
+        if (error?.code !== "ERR_MODULE_NOT_FOUND" || missing === undefined) throw error;
+      }
+    }
     const { tcpInfo } = await import(${JSON.stringify(manifest.name + "/tcp-info")});
     const server = createServer((s) => s.on("data", (d) => s.write(d)));
     await new Promise((r) => server.listen(0, "127.0.0.1", r));
