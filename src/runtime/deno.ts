@@ -19,10 +19,13 @@ import { WirefetchError } from "../errors.ts";
 // deno-lint-ignore no-explicit-any
 type AnyConn = any;
 
-// A read buffer of 64 KiB matches the kernel's usual loopback segment batching; reads that fill
-// less than a quarter of it are copied out so the big buffer can be reused.
-const READ_SIZE = 65536;
-const COPY_BELOW = 16384;
+// Reads start in a small buffer that each socket reuses, copying out what arrived: a keep-alive
+// response fits in it, and an idle socket (whose pending read pins its buffer for as long as it
+// waits) holds only this much. A read that fills it switches the socket to large buffers, handed
+// over whole to the listener without a copy, for bulk transfers; the first read that fills less
+// than a quarter of a large buffer is copied out and the socket goes back to its small buffer.
+const SMALL_READ = 4096;
+const LARGE_READ = 65536;
 
 function toAddress(addr: { hostname: string; port: number }): NetAddress {
   return {
@@ -39,7 +42,9 @@ class DenoSocket implements Socket {
   readonly fd = -1;
   #conn: AnyConn;
   #listener: SocketListener | null = null;
-  #buffer: Uint8Array | null = null;
+  // The reused small buffer (allocated on first read) and whether bulk mode is on.
+  #small: Uint8Array | null = null;
+  #large = false;
   #paused = false;
   #wake: (() => void) | null = null;
   #closed = false;
@@ -66,7 +71,10 @@ class DenoSocket implements Socket {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      const buffer = this.#buffer ?? new Uint8Array(READ_SIZE);
+      const large = this.#large;
+      const buffer = large
+        ? new Uint8Array(LARGE_READ)
+        : (this.#small ??= new Uint8Array(SMALL_READ));
       let n: number | null;
       try {
         n = await conn.read(buffer);
@@ -82,12 +90,20 @@ class DenoSocket implements Socket {
         return;
       }
       let chunk: Uint8Array;
-      if (n < COPY_BELOW) {
-        chunk = buffer.slice(0, n);
-        this.#buffer = buffer;
-      } else {
+      if (!large) {
+        if (n === SMALL_READ) {
+          // Full: more is probably waiting. Hand this buffer over and read big from now on.
+          chunk = buffer;
+          this.#small = null;
+          this.#large = true;
+        } else {
+          chunk = buffer.slice(0, n);
+        }
+      } else if (n >= LARGE_READ / 4) {
         chunk = buffer.subarray(0, n);
-        this.#buffer = null;
+      } else {
+        chunk = buffer.slice(0, n);
+        this.#large = false;
       }
       listener.onSocketData(chunk);
     }
