@@ -7,7 +7,7 @@
  */
 
 import { networkError, WirefetchError } from "./errors.ts";
-import { encodeRequestHead } from "./h1/request_head.ts";
+import { encodeRequestHead, RequestHeadCache } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
@@ -107,9 +107,23 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
   record.context.onBodyLeak(record.subject, connection);
 });
 
+// Heads of plain GETs (no headers of the caller's, no body), whose bytes depend only on the URL
+// and the User-Agent (a NUL, which no header value can hold, stands for none): repeated requests
+// for a URL reuse them.
+const headCache = new RequestHeadCache();
+
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
+  const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
+    spec.host === null && !spec.closeAfter;
+  if (cacheable) {
+    const hit = headCache.get(userAgent ?? "\0", url.href);
+    if (hit !== undefined) {
+      task.headerList = hit.headers;
+      return hit.head;
+    }
+  }
   const list: string[] = ["host", spec.host ?? url.host];
   for (let i = 0; i < user.length; i++) list.push(user[i]);
   if (findHeader(user, "accept") < 0) list.push("accept", "*/*");
@@ -137,7 +151,9 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     : url.href.slice(0, url.href.length - url.hash.length).endsWith("?")
     ? "?"
     : "";
-  return encodeRequestHead(spec.method, url.pathname + search, list);
+  const head = encodeRequestHead(spec.method, url.pathname + search, list);
+  if (cacheable) headCache.set(userAgent ?? "\0", url.href, head, list);
+  return head;
 }
 
 /**
@@ -157,8 +173,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly trace: EventTarget | null;
   /** Timestamps of the phases. */
   readonly marks: TimingMarks = new TimingMarks();
-  /** The header fields of the current head, as sent. */
-  headerList: string[] = [];
+  /** The header fields of the current head, as sent (shared with the head cache: read only). */
+  headerList: readonly string[] = [];
   /** The request, updated as redirects are followed. */
   readonly spec: RequestSpec;
   /** The client that runs it. */
@@ -250,10 +266,16 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     pool.acquire(attempt, fresh);
   }
 
-  /** Records the end of the request and emits `responsedone`. */
-  end(connection: Connection | null, bytes: number, error: unknown): void {
+  /** Records the end of the request (at `now`, when the caller read the clock) and emits `responsedone`. */
+  end(
+    connection: Connection | null,
+    bytes: number,
+    error: unknown,
+    now: number = performance.now(),
+  ): void {
     const marks = this.marks;
-    marks.end = performance.now();
+    // With listeners, events emitted since the caller read the clock are later: keep order.
+    marks.end = this.tracing ? performance.now() : now;
     marks.complete = error === undefined;
     if (this.wants("responsedone")) {
       stampNext(marks.end);
@@ -518,7 +540,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.pool.giveBack(connection);
       return;
     }
-    connection.dispatch(this);
+    connection.dispatch(this, now);
   }
 
   onAcquireError(error: WirefetchError): void {
@@ -609,19 +631,22 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
   }
 
-  onRequestWritten(): void {
+  onRequestWritten(now: number): void {
     this.#wrote = true;
     const task = this.task;
-    const now = task.marks.wrote = performance.now();
+    // `now` was read before the connection was handed over; with listeners, the events emitted
+    // since (gotconn, wroteheaders) are later, and event times must not go backwards.
+    if (task.tracing) now = performance.now();
+    task.marks.wrote = now;
     if (task.wants("wroterequest")) {
       stampNext(now);
       task.emit(new WroteRequestEvent(task, this.connection!.id));
     }
   }
 
-  onFirstByte(): void {
+  onFirstByte(now: number): void {
     const task = this.task;
-    const now = task.marks.firstByte = performance.now();
+    task.marks.firstByte = now;
     if (task.wants("gotfirstresponsebyte")) {
       stampNext(now);
       task.emit(new PhaseEvent("gotfirstresponsebyte", task, this.connection!.id));
@@ -702,7 +727,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (controller.desiredSize! <= 0) connection.pauseBody();
   }
 
-  onComplete(_trailers: string[]): void {
+  onComplete(_trailers: string[], now: number): void {
     if (this.#over) return;
     this.#over = true;
     const head = this.responseHead!;
@@ -740,13 +765,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         return;
       }
       task.finish();
-      task.end(connection, this.bytes, undefined);
+      task.end(connection, this.bytes, undefined, now);
       task.deliver(response);
       return;
     }
     leakRegistry.unregister(this);
     task.finish();
-    task.end(connection, this.bytes, undefined);
+    task.end(connection, this.bytes, undefined, now);
     source.controller!.close();
   }
 

@@ -52,6 +52,42 @@ describe("fetch requests", () => {
     }
   });
 
+  it("sends each client's own User-Agent and target when repeated GETs reuse encoded heads", async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(`${req.url} ${req.headers["user-agent"] ?? "(none)"}`);
+      res.end("ok");
+    });
+    try {
+      const a = new Client({ userAgent: "agent-a" });
+      const b = new Client({ userAgent: null });
+      try {
+        for (const path of ["/one", "/two", "/one", "/two"]) {
+          await (await a.fetch(`${server.url}${path}`)).arrayBuffer();
+          await (await b.fetch(`${server.url}${path}`)).arrayBuffer();
+        }
+        // A header of the caller's is not in the cached head and must still be sent.
+        await (await a.fetch(`${server.url}/one`, { headers: { "user-agent": "own" } }))
+          .arrayBuffer();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+      assert.deepEqual(seen, [
+        "/one agent-a",
+        "/one (none)",
+        "/two agent-a",
+        "/two (none)",
+        "/one agent-a",
+        "/one (none)",
+        "/two agent-a",
+        "/two (none)",
+        "/one own",
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
   for (
     const [name, body, type, expected] of [
       ["string", "héllo", "text/plain;charset=UTF-8", "héllo"],
