@@ -76,6 +76,12 @@ export interface LatencyResult {
   allocPer10k: number;
   /** Garbage collections per 10k requests. */
   gcPer10k: number;
+  /**
+   * CPU time (user + system) of this whole process per request, in µs: less sensitive than
+   * requests/s to other processes competing for the cores (Bun's native fetch does its I/O on
+   * another thread of this process, which is counted too).
+   */
+  cpuUsPerRequest: number;
   /** Connections the server accepted during measured rounds (0 means pure keep-alive). */
   newConnections: number | null;
   /** Server CPU over wall time during measured rounds; 100 = one core. */
@@ -307,10 +313,11 @@ export async function latencyCase(
     p99Us: 0,
     allocPer10k: 0,
     gcPer10k: 0,
+    cpuUsPerRequest: 0,
     newConnections: null,
     serverCpuPercent: null,
   }));
-  const alloc = candidates.map(() => ({ bytes: 0, gcs: 0 }));
+  const alloc = candidates.map(() => ({ bytes: 0, gcs: 0, cpuUs: 0 }));
   const server = candidates.map(() => ({ conns: 0, cpuUs: 0, known: false }));
   for (let r = 0; r < settings.rounds; r++) {
     const roundRps = new Array<number>(candidates.length);
@@ -318,6 +325,7 @@ export async function latencyCase(
       const before = await target.stats();
       const meter = new AllocationMeter();
       meter.start();
+      const cpu0 = process.cpuUsage();
       const { count, ms } = await loop(
         workers[i],
         roundMs,
@@ -325,7 +333,9 @@ export async function latencyCase(
         expect,
         `${candidates[i].name} c=${concurrency}`,
       );
+      const cpu = process.cpuUsage(cpu0);
       const used = meter.stop();
+      alloc[i].cpuUs += cpu.user + cpu.system;
       const after = await target.stats();
       alloc[i].bytes += used.bytes;
       alloc[i].gcs += used.gcs;
@@ -348,6 +358,7 @@ export async function latencyCase(
     res.p99Us = samples[i].percentile(0.99) * 1000;
     res.allocPer10k = (alloc[i].bytes / res.requests) * 10_000;
     res.gcPer10k = (alloc[i].gcs / res.requests) * 10_000;
+    res.cpuUsPerRequest = alloc[i].cpuUs / res.requests;
     if (server[i].known) {
       res.newConnections = server[i].conns;
       res.serverCpuPercent = server[i].cpuUs / 1000 / (res.seconds * 1000) * 100;
@@ -418,6 +429,7 @@ export function latencyTable(results: LatencyResult[]): string {
       "req/s",
       "p50 µs",
       "p99 µs",
+      "CPU µs / req",
       "heap KB / 10k req",
       "GCs / 10k req",
       "server: new conns / CPU",
@@ -427,6 +439,7 @@ export function latencyTable(results: LatencyResult[]): string {
       fmt(r.rps),
       fmt(r.p50Us),
       fmt(r.p99Us),
+      fmt(r.cpuUsPerRequest, 1),
       fmt(r.allocPer10k / 1000),
       fmt(r.gcPer10k, 1),
       r.newConnections === null ? "–" : `${r.newConnections} / ${fmt(r.serverCpuPercent!)}%`,

@@ -135,7 +135,9 @@ export async function nginxServer(): Promise<Target> {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const cleanup = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    // SIGKILL: the directory goes right after, and a gracefully exiting nginx would complain
+    // that its pid file is gone. It runs as one process (master_process off): nothing is left.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     rmSync(root, { recursive: true, force: true });
   };
   try {
