@@ -50,6 +50,10 @@ class DenoSocket implements Socket {
   #closed = false;
   #queue: Uint8Array[] = [];
   #flushed: Promise<void> | null = null;
+  #inFlight: Uint8Array | null = null;
+  // Bound once per socket: a write allocates no closures.
+  #onWritten = (n: number): Promise<void> | undefined => this.#written(n);
+  #onWriteFailed = (error: unknown): void => this.#writeFailed(error);
 
   constructor(conn: AnyConn, alpnProtocol: string | null) {
     this.#conn = conn;
@@ -111,11 +115,39 @@ class DenoSocket implements Socket {
 
   write(data: Uint8Array): Promise<void> | null {
     if (this.#closed) return null;
-    // Deno's write ops may complete out of order when issued concurrently, so writes queue up
-    // behind one drain loop; every caller gets the promise of the drain that includes its bytes.
-    this.#queue.push(data);
-    if (this.#flushed === null) this.#flushed = this.#drain();
+    // Deno's write ops may complete out of order when issued concurrently, so only one is ever in
+    // flight; bytes written meanwhile queue behind it, and every caller gets the promise that
+    // settles once its bytes are written.
+    if (this.#flushed !== null) {
+      this.#queue.push(data);
+      return this.#flushed;
+    }
+    // Nothing in flight (the keep-alive case): start the op now, with no drain loop. The op
+    // writes eagerly; only its byte count arrives later.
+    this.#inFlight = data;
+    this.#flushed = this.#conn.write(data).then(this.#onWritten, this.#onWriteFailed);
     return this.#flushed;
+  }
+
+  // The direct write finished: queue what it did not take, and drain whatever queued meanwhile.
+  #written(n: number): Promise<void> | undefined {
+    const data = this.#inFlight!;
+    this.#inFlight = null;
+    if (n < data.length) this.#queue.unshift(data.subarray(n));
+    if (this.#queue.length > 0 && !this.#closed) return this.#drain();
+    this.#queue.length = 0;
+    this.#flushed = null;
+    return undefined;
+  }
+
+  #writeFailed(error: unknown): void {
+    this.#inFlight = null;
+    this.#queue.length = 0;
+    this.#flushed = null;
+    if (!this.#closed) {
+      this.close();
+      this.#listener?.onSocketError(toSocketError(error));
+    }
   }
 
   async #drain(): Promise<void> {
