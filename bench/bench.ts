@@ -162,11 +162,12 @@ async function runCases(
     console.log(`\nGET 64 MiB, streamed with a reader\n`);
     console.log(
       table(
-        ["candidate", "MB/s (median)", "best", "runs"],
+        ["candidate", "MB/s (median)", "best", "CPU ms / MB", "runs"],
         stream.map((r) => [
           r.name,
           fmt(r.medianMBps),
           fmt(r.bestMBps),
+          fmt(r.cpuMsPerMB, 2),
           r.runsMBps.map((x) => fmt(x)).join(" "),
         ]),
       ),
@@ -207,7 +208,8 @@ async function main(): Promise<number> {
     rounds: Math.round(Number(option(argv, "--rounds") ?? 6)),
     bigIterations: Math.round(positiveNumber("BENCH_BIG_ITERATIONS", 5)),
   };
-  const concurrencies = (option(argv, "--concurrency") ?? "1,16").split(",").map(Number);
+  const concurrencies = (option(argv, "--concurrency") ?? "1,16").split(",").filter((c) => c !== "")
+    .map(Number);
   const baselineRef = option(argv, "--baseline");
   const cleanups: (() => void)[] = [];
   let candidates: Candidate[] = [];

@@ -95,6 +95,8 @@ export interface ThroughputResult {
   runsMBps: number[];
   medianMBps: number;
   bestMBps: number;
+  /** CPU time (user + system) of this process per MB, in ms: steadier than MB/s under load. */
+  cpuMsPerMB: number;
 }
 
 // Loopback HTTP/1.1 on two cores stays far below this; latencies go into a buffer of this many
@@ -376,10 +378,14 @@ export async function throughputCase(
 ): Promise<ThroughputResult[]> {
   const url = target.bigUrl!;
   const streaming = candidates.filter((c) => c.stream !== undefined);
-  const once = async (c: Candidate): Promise<number> => {
+  const cpuUs = streaming.map(() => 0);
+  const once = async (c: Candidate, i = -1): Promise<number> => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const bytes = await withTimeout(c.stream!(url), 60_000, `${c.name} GET big`);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (i >= 0) cpuUs[i] += cpu.user + cpu.system;
     if (bytes !== expectBytes) {
       throw new Error(`${c.name}: big body of ${bytes} bytes, expected ${expectBytes}`);
     }
@@ -388,13 +394,14 @@ export async function throughputCase(
   for (const c of streaming) await once(c);
   const runs = streaming.map((): number[] => []);
   for (let it = 0; it < settings.bigIterations; it++) {
-    for (const i of roundOrder(streaming.length, it)) runs[i].push(await once(streaming[i]));
+    for (const i of roundOrder(streaming.length, it)) runs[i].push(await once(streaming[i], i));
   }
   return streaming.map((c, i) => ({
     name: c.name,
     runsMBps: runs[i],
     medianMBps: median(runs[i]),
     bestMBps: Math.max(...runs[i]),
+    cpuMsPerMB: cpuUs[i] / 1000 / (expectBytes / 1e6 * settings.bigIterations),
   }));
 }
 

@@ -19,13 +19,14 @@ import { WirefetchError } from "../errors.ts";
 // deno-lint-ignore no-explicit-any
 type AnyConn = any;
 
-// Reads start in a small buffer that each socket reuses, copying out what arrived: a keep-alive
-// response fits in it, and an idle socket (whose pending read pins its buffer for as long as it
-// waits) holds only this much. A read that fills it switches the socket to large buffers, handed
-// over whole to the listener without a copy, for bulk transfers; the first read that fills less
-// than a quarter of a large buffer is copied out and the socket goes back to its small buffer.
+// Reads go into a buffer the socket reuses, and what arrived is copied out for the listener (one
+// allocation of exactly the bytes read, no zero-filled buffer per read, and a queued chunk pins
+// only its own bytes). Reads start in a small buffer: a keep-alive response fits in it, and an
+// idle socket, whose pending read pins its buffer for as long as it waits, holds only this much.
+// A read that fills it switches to a large buffer for bulk transfers (fewer, bigger reads); the
+// first read that fills less than a sixteenth of it drops it and goes back to the small one.
 const SMALL_READ = 4096;
-const LARGE_READ = 65536;
+const LARGE_READ = 262144;
 
 function toAddress(addr: { hostname: string; port: number }): NetAddress {
   return {
@@ -42,9 +43,9 @@ class DenoSocket implements Socket {
   readonly fd = -1;
   #conn: AnyConn;
   #listener: SocketListener | null = null;
-  // The reused small buffer (allocated on first read) and whether bulk mode is on.
+  // The reused small buffer (allocated on first read), and the large one while in bulk mode.
   #small: Uint8Array | null = null;
-  #large = false;
+  #large: Uint8Array | null = null;
   #paused = false;
   #wake: (() => void) | null = null;
   #closed = false;
@@ -76,9 +77,7 @@ class DenoSocket implements Socket {
         continue;
       }
       const large = this.#large;
-      const buffer = large
-        ? new Uint8Array(LARGE_READ)
-        : (this.#small ??= new Uint8Array(SMALL_READ));
+      const buffer = large ?? (this.#small ??= new Uint8Array(SMALL_READ));
       let n: number | null;
       try {
         n = await conn.read(buffer);
@@ -93,21 +92,12 @@ class DenoSocket implements Socket {
         listener.onSocketEnd();
         return;
       }
-      let chunk: Uint8Array;
-      if (!large) {
-        if (n === SMALL_READ) {
-          // Full: more is probably waiting. Hand this buffer over and read big from now on.
-          chunk = buffer;
-          this.#small = null;
-          this.#large = true;
-        } else {
-          chunk = buffer.slice(0, n);
-        }
-      } else if (n >= LARGE_READ / 4) {
-        chunk = buffer.subarray(0, n);
-      } else {
-        chunk = buffer.slice(0, n);
-        this.#large = false;
+      const chunk = buffer.slice(0, n);
+      if (large === null) {
+        // Full: more is probably waiting.
+        if (n === SMALL_READ) this.#large = new Uint8Array(LARGE_READ);
+      } else if (n < LARGE_READ / 16) {
+        this.#large = null;
       }
       listener.onSocketData(chunk);
     }
