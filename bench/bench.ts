@@ -122,7 +122,7 @@ async function load(dir: string, suffix: string): Promise<WirefetchBuild> {
   const entry = dir === repo && process.env.BENCH_WIREFETCH_MODULE
     ? process.env.BENCH_WIREFETCH_MODULE
     : pathToFileURL(entryOf(dir)).href;
-  return { mod: await import(entry) as Wirefetch, suffix };
+  return { mod: await import(entry) as Wirefetch, suffix, entry };
 }
 
 function pickMode(): Mode {

@@ -18,6 +18,8 @@ export type Wirefetch = typeof import("../../mod.ts");
 export interface WirefetchBuild {
   readonly mod: Wirefetch;
   readonly suffix: string;
+  /** The URL of the entry point loaded (mod.ts, or npm/esm/mod.js on Node). */
+  readonly entry: string;
 }
 
 /** What a mode gets to work with. */
