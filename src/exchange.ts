@@ -191,6 +191,12 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   retried = false;
   /** Redirects followed so far. */
   redirects = 0;
+  /**
+   * True while the constructor asks the pool for the first connection: one handed over now (an
+   * idle one) comes in the same synchronous step as the fetch call, so the clock reading of
+   * `marks.start` serves as the time it was got (no queueing happened).
+   */
+  starting = false;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
@@ -224,7 +230,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       this.#abortLink = new AbortLink(this);
       signal.addEventListener("abort", this.#abortLink);
     }
+    this.starting = true;
     this.start(false);
+    this.starting = false;
   }
 
   /** The current method (TraceSubject). */
@@ -503,7 +511,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onConnection(connection: Connection, wasIdle: boolean): void {
     const task = this.task;
     const marks = task.marks;
-    const now = performance.now();
+    const now = task.starting && !task.tracing ? marks.start : performance.now();
     marks.gotConn = now;
     marks.reused = connection.requestsServed > 0;
     if (task.tracing) {
