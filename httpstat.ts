@@ -20,6 +20,12 @@ const color = !process.env.NO_COLOR &&
 const code = await main(process.argv.slice(2), {
   write: (text) => process.stdout.write(text + "\n"),
   error: (text) => process.stderr.write(text + "\n"),
+  errorRaw: (text) => process.stderr.write(text),
   color,
+  // The progress bar of -o FILE is for a person watching a terminal; HTTPSTAT_PROGRESS=1 forces
+  // it (tests), HTTPSTAT_PROGRESS=0 turns it off.
+  progress: process.env.HTTPSTAT_PROGRESS !== undefined
+    ? process.env.HTTPSTAT_PROGRESS === "1"
+    : Boolean(process.stderr.isTTY),
 });
 process.exitCode = code;

@@ -12,7 +12,8 @@
  * `bin` instead. Compiler settings live in tsconfig.npm.json: `rewriteRelativeImportExtensions`
  * (TypeScript >= 5.7) turns the sources' "./x.ts" imports into "./x.js". Under Node the library
  * picks `node:net`/`node:tls` by itself (src/runtime/connector.ts), so the package has no
- * dependencies and no build-time shims. The result is checked on Node: every module entry point
+ * dependencies and no build-time shims, only the optional dependency `koffi` for TCP_INFO on Node
+ * (the version of package.json's devDependency). The result is checked on Node: every module entry point
  * is imported and every command runs `--help`.
  *
  * Where `deno task` cannot install package.json's devDependencies (offline), run it as
@@ -173,6 +174,10 @@ const manifest = {
   exports: exportsMap,
   ...(Object.keys(bin).length > 0 ? { bin } : {}),
   files,
+  // TCP_INFO on Node calls getsockopt through koffi (src/tcp_info/ffi_node.ts). Optional: without
+  // it everything else works and tcpInfo answers UNSUPPORTED. koffi's native code comes in
+  // per-platform optional packages (@koromix/koffi-<os>-<arch>), so no build step runs.
+  optionalDependencies: { koffi: packageJson.devDependencies.koffi },
   // 20.4 added Symbol.asyncDispose, which `await using client` needs.
   engines: { node: ">=20.4" },
   keywords: ["fetch", "http", "http1.1", "keep-alive", "connection-pool", "deno", "bun", "node"],

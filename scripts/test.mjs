@@ -2,11 +2,11 @@
 // against the npm build (scripts/test_node.mjs), prints each runner's output, then one closing
 // line with the totals. Exits non-zero if any test failed or a runner could not run. Extra
 // arguments are passed to every runner as test paths.
+// Every test has a time limit (WIREFETCH_TEST_TIMEOUT ms, see scripts/test_runtimes.mjs).
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { bunTestArgs, denoTestArgs, root, testEnv } from "./test_runtimes.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const paths = process.argv.slice(2);
 
@@ -14,7 +14,7 @@ function run(command, args) {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
       cwd: root,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      env: testEnv(),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -53,20 +53,9 @@ function bunCounts(output) {
 }
 
 const results = [];
-const deno = await run(bin("deno"), [
-  "test",
-  "-A",
-  "--v8-flags=--expose-gc",
-  "--no-check",
-  ...(paths.length ? paths : ["tests/"]),
-]);
+const deno = await run(bin("deno"), denoTestArgs(paths.length ? paths : ["tests/"]));
 results.push(["deno", deno, denoCounts(deno.output)]);
-const bun = await run(bin("bun"), [
-  "test",
-  "--timeout",
-  "30000",
-  ...(paths.length ? paths.map((p) => "./" + p.replace(/^\.\//, "")) : ["./tests/"]),
-]);
+const bun = await run(bin("bun"), bunTestArgs(paths.length ? paths : ["tests/"]));
 results.push(["bun", bun, bunCounts(bun.output)]);
 // node --test's spec reporter: "ℹ pass 42" / "ℹ fail 1" / "ℹ cancelled 0" (TAP: "# pass 42").
 function nodeCounts(output) {

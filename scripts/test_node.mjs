@@ -24,6 +24,7 @@ import {
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { nodeTestArgs } from "./test_runtimes.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Loaded with require rather than `import ts from "typescript"`: `deno check scripts/` would
@@ -125,6 +126,7 @@ const manifest = JSON.parse(readFileSync(join(npm, "package.json"), "utf8"));
 const expected = {
   ".": ["fetch", "Client", "defaultClient", "WirefetchError", "VERSION"],
   "./global": ["install", "uninstall"],
+  "./har": ["HarRecorder"],
 };
 const probe = Object.keys(manifest.exports)
   .filter((subpath) => subpath !== "./package.json")
@@ -154,13 +156,6 @@ if (paths.length > 0) {
   }
 }
 
-const code = await run(process.execPath, [
-  "--expose-gc",
-  "--test",
-  "--test-reporter=spec",
-  // One file at a time, as `deno test` and `bun test` run them: several tests measure time.
-  "--test-concurrency=1",
-  "--test-timeout=30000",
-  ...files.map((f) => relative(root, f)),
-]);
+// Each test has a time limit (scripts/node_test_timeout.mjs, loaded by nodeTestArgs).
+const code = await run(process.execPath, nodeTestArgs(files.map((f) => relative(root, f))));
 process.exit(code);

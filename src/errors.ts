@@ -22,9 +22,15 @@
  * - `ERR_TLS`: the TLS handshake failed (certificate rejected, protocol mismatch).
  * - `ERR_DNS`: the host name could not be resolved.
  * - `ERR_CLIENT_CLOSED`: the client was closed while the request waited or ran.
- * - `ERR_TOO_MANY_REDIRECTS`: more than 20 redirects were followed.
+ * - `ERR_TOO_MANY_REDIRECTS`: more redirects than `maxRedirects` (default 20) were followed.
  * - `ERR_REDIRECT`: a redirect could not be followed (`redirect: "error"`, a bad `Location`, a
- *   stream body that cannot be sent again).
+ *   stream body that cannot be sent again, a `Location` that is not http: or https:).
+ * - `ERR_SCHEME`: the URL's scheme is one fetch answers with a network error (`about:`, or a
+ *   scheme neither fetch nor the runtime knows).
+ * - `ERR_MODE`: a `mode: "same-origin"` request reached another origin than the environment's
+ *   (only where there is one: `globalThis.location`).
+ * - `ERR_INTEGRITY`: the body does not match the request's `integrity` metadata (Subresource
+ *   Integrity).
  * - `ERR_SOCKET`: any other socket failure; `cause` holds the runtime's error.
  */
 export type WirefetchErrorCode =
@@ -43,6 +49,9 @@ export type WirefetchErrorCode =
   | "ERR_CLIENT_CLOSED"
   | "ERR_TOO_MANY_REDIRECTS"
   | "ERR_REDIRECT"
+  | "ERR_SCHEME"
+  | "ERR_MODE"
+  | "ERR_INTEGRITY"
   | "ERR_SOCKET";
 
 /**
@@ -84,15 +93,33 @@ export class WirefetchError extends Error {
 
 /**
  * Wraps a {@linkcode WirefetchError} in the `TypeError` the Fetch standard prescribes for
- * network errors, keeping the detailed error as `cause`.
+ * network errors, keeping the detailed error as `cause`. The message is exactly
+ * `"fetch failed"`, as undici's: retry libraries (p-retry and ky through `is-network-error`)
+ * recognise network failures by that exact message, so the detail lives in `cause` only.
  *
  * @example
  * ```ts
  * import { networkError, WirefetchError } from "./errors.ts";
  * const error = networkError(new WirefetchError("ERR_CONNECTION_RESET", "reset by peer"));
- * console.log(error instanceof TypeError, error.cause);
+ * console.log(error.message, error.cause); // "fetch failed", the WirefetchError
  * ```
  */
 export function networkError(cause: WirefetchError): TypeError {
-  return new TypeError(`fetch failed: ${cause.message}`, { cause });
+  return new TypeError("fetch failed", { cause });
+}
+
+/**
+ * The `TypeError` a response body stream errors with when the connection fails mid-body. Its
+ * message is `"terminated"`, undici's word for the Fetch standard's "fetch termination", and
+ * the {@linkcode WirefetchError} is its `cause`.
+ *
+ * @example
+ * ```ts
+ * import { bodyError, WirefetchError } from "./errors.ts";
+ * const error = bodyError(new WirefetchError("ERR_BODY_TRUNCATED", "connection closed"));
+ * console.log(error.message); // "terminated"
+ * ```
+ */
+export function bodyError(cause: WirefetchError): TypeError {
+  return new TypeError("terminated", { cause });
 }

@@ -6,13 +6,29 @@
  * @module
  */
 
-import { networkError, WirefetchError } from "./errors.ts";
+import { bodyError, networkError, WirefetchError } from "./errors.ts";
+import {
+  determineReferrer,
+  environmentOrigin,
+  originHeader,
+  type OriginState,
+  policyFromHeader,
+  updateTainting,
+} from "./fetch/referrer.ts";
+import { matchesIntegrity } from "./fetch/integrity.ts";
 import { encodeRequestHead, RequestHeadCache } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
-import { type BodyOwner, BodySource, makeResponse } from "./response.ts";
+import {
+  ABORT,
+  type BodyOwner,
+  BodySource,
+  FetchResponse,
+  hrefWithoutFragment,
+  makeResponse,
+} from "./response.ts";
 import {
   ConnectDoneEvent,
   ConnectStartEvent,
@@ -68,6 +84,72 @@ class AbortLink implements EventListenerObject {
   }
 }
 
+/**
+ * Keeps listening to the signal after the response is complete but perhaps unread: the Fetch
+ * standard's "abort the fetch" errors a body that is still readable, so `text()` and friends
+ * reject with the abort reason even when every byte had arrived. Holds the Response (and a
+ * streamed body's controller) weakly, and is removed from the signal when the Response is
+ * collected (`bodyLinks`), so a long-lived signal does not accumulate listeners.
+ */
+class BodyAbortLink implements EventListenerObject {
+  #controller: WeakRef<ReadableStreamDefaultController<Uint8Array>> | null;
+  #response: WeakRef<Response>;
+  constructor(
+    controller: ReadableStreamDefaultController<Uint8Array> | null,
+    response: Response,
+  ) {
+    this.#controller = controller === null ? null : new WeakRef(controller);
+    this.#response = new WeakRef(response);
+  }
+  handleEvent(event: Event): void {
+    const reason = abortReason(event.target as AbortSignal);
+    const response = this.#response.deref();
+    if (response instanceof FetchResponse) response[ABORT](reason);
+    try {
+      this.#controller?.deref()?.error(reason);
+    } catch {
+      // Already read to the end or cancelled: nothing to abort.
+    }
+  }
+}
+
+const bodyLinks = new FinalizationRegistry<{ signal: AbortSignal; link: BodyAbortLink }>(
+  ({ signal, link }) => signal.removeEventListener("abort", link),
+);
+
+/**
+ * The reason an aborted signal rejects with: its `reason`, or an `AbortError` for the signals
+ * of AbortController polyfills, which have none (never `undefined`).
+ */
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+}
+
+/** Cancels a stream request body that nobody reads yet (a reader's cancel goes through it). */
+function cancelBody(spec: RequestSpec, reason: unknown): void {
+  const body = spec.body;
+  if (body !== null && body.kind === "stream" && !body.stream.locked) {
+    body.stream.cancel(reason).catch(() => {});
+  }
+}
+
+// Location bytes are UTF-8 (as browsers and undici read them), but the parser hands header
+// values over as latin1, one char per byte.
+const utf8 = new TextDecoder();
+function decodeLocation(value: string): string {
+  let ascii = true;
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return value;
+  const bytes = new Uint8Array(value.length);
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i);
+  return utf8.decode(bytes);
+}
+
 /** What a connection remembers of the last traced request it served, for its close events. */
 export interface ConnectionSubject extends TraceSubject {
   /** That request's own trace target. */
@@ -107,7 +189,7 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
   record.context.onBodyLeak(record.subject, connection);
 });
 
-// Heads of plain GETs (no headers of the caller's, no body), whose bytes depend only on the URL
+// Heads of plain GETs (nothing of the caller's but the URL), whose bytes depend only on the URL
 // and the User-Agent (a NUL, which no header value can hold, stands for none): repeated requests
 // for a URL reuse them.
 const headCache = new RequestHeadCache();
@@ -115,8 +197,11 @@ const headCache = new RequestHeadCache();
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
+  // Everything else that goes into the head must be absent: the caller's fields and their
+  // casing, a Host override, a body, Connection: close, and the Referer and Origin of the hop.
   const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
-    spec.host === null && !spec.closeAfter;
+    spec.host === null && !spec.closeAfter && spec.casing === null && task.referer === null &&
+    task.origin === null;
   if (cacheable) {
     const hit = headCache.get(userAgent ?? "\0", url.href);
     if (hit !== undefined) {
@@ -125,11 +210,26 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     }
   }
   const list: string[] = ["host", spec.host ?? url.host];
-  for (let i = 0; i < user.length; i++) list.push(user[i]);
+  const casing = spec.casing;
+  if (casing === null) {
+    for (let i = 0; i < user.length; i++) list.push(user[i]);
+  } else {
+    // The caller's spelling of each name goes on the wire; lookups stay on lowercase names.
+    if (casing.has("host")) list[0] = casing.get("host")!;
+    for (let i = 0; i < user.length; i += 2) {
+      list.push(casing.get(user[i]) ?? user[i], user[i + 1]);
+    }
+  }
   if (findHeader(user, "accept") < 0) list.push("accept", "*/*");
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
     list.push("user-agent", userAgent);
   }
+  // HTTP-network-or-cache fetch: Referer when the request's referrer is a URL, Origin as §3.1
+  // says. A value the caller set is kept.
+  if (task.referer !== null && findHeader(user, "referer") < 0) {
+    list.push("referer", task.referer);
+  }
+  if (task.origin !== null && findHeader(user, "origin") < 0) list.push("origin", task.origin);
   const body = spec.body;
   if (body === null) {
     // RFC 9110 §8.6: send a length for methods whose content has a meaning, even when empty,
@@ -197,6 +297,14 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * `marks.start` serves as the time it was got (no queueing happened).
    */
   starting = false;
+  /** The Referer of the current hop, or null. */
+  referer: string | null = null;
+  /** The Origin of the current hop, or null. */
+  origin: string | null = null;
+  /** Response tainting and origin of a request made where there is an origin, or null. */
+  originState: OriginState | null = null;
+  /** The Response handed to the caller, for "abort the fetch" (see handleEvent). */
+  response: Response | null = null;
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
@@ -213,6 +321,13 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
+    const origin = environmentOrigin();
+    if (origin !== null) {
+      this.originState = { origin, mode: spec.mode, tainting: "basic", taintedOrigin: false };
+    }
+    const refused = this.#prepareHop();
+    // Encoding validates: an invalid request rejects with its TypeError even when the signal
+    // was already aborted (the Request constructor runs before fetch looks at the signal).
     this.head = encodeHead(spec, context.userAgent, this);
     this.promise = new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve;
@@ -222,7 +337,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     if (signal !== null) {
       if (signal.aborted) {
         this.done = true;
-        this.#reject(signal.reason);
+        const reason = abortReason(signal);
+        cancelBody(spec, reason);
+        this.#reject(reason);
         return;
       }
       // Held weakly: a long-lived signal must not keep a forgotten response's request (and so
@@ -230,9 +347,36 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       this.#abortLink = new AbortLink(this);
       signal.addEventListener("abort", this.#abortLink);
     }
+    if (refused !== null) {
+      this.fail(new WirefetchError("ERR_MODE", refused));
+      return;
+    }
     this.starting = true;
     this.start(false);
     this.starting = false;
+  }
+
+  /**
+   * Main fetch's per-URL steps for the current URL: the request's referrer is determined (and
+   * kept as what was sent, Referrer Policy §8.3), the response tainting updated, and the Referer
+   * and Origin values of this hop computed. Returns a network error message, or null.
+   */
+  #prepareHop(): string | null {
+    const spec = this.spec;
+    if (spec.referrer !== "no-referrer") {
+      spec.referrer = determineReferrer(spec.referrer, spec.referrerPolicy, spec.url);
+    }
+    this.referer = spec.referrer === "no-referrer" ? null : spec.referrer.href;
+    const state = this.originState;
+    if (state === null) return null;
+    const refused = updateTainting(state, spec.url);
+    this.origin = originHeader(state, spec.method, spec.referrerPolicy, spec.url);
+    return refused;
+  }
+
+  /** The URL a response of the current hop reports: no fragment (Fetch §4.1 step 15). */
+  get responseUrl(): string {
+    return hrefWithoutFragment(this.spec.url);
   }
 
   /** The current method (TraceSubject). */
@@ -301,10 +445,64 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     }
   }
 
-  /** Hands the Response to the caller. */
+  /** Hands the Response to the caller (after checking its integrity, if asked). */
   deliver(response: Response): void {
     this.delivered = true;
+    if (this.spec.signal !== null) this.response = response;
+    if (this.spec.integrity !== "") {
+      this.#verify(response);
+      return;
+    }
     this.#resolve(response);
+  }
+
+  /**
+   * Keeps the abort signal wired to a complete body that may still be unread (see
+   * {@linkcode BodyAbortLink}). Only requests with a signal pay for it.
+   */
+  watchBody(controller: ReadableStreamDefaultController<Uint8Array> | null): void {
+    const signal = this.spec.signal;
+    const response = this.response;
+    if (signal === null || signal.aborted || response === null) return;
+    const link = new BodyAbortLink(controller, response);
+    signal.addEventListener("abort", link);
+    bodyLinks.register(response, { signal, link });
+  }
+
+  // Fetch §4.1 main fetch step 22: with integrity metadata, the whole body is read and hashed
+  // before the response is returned; a mismatch is a network error.
+  #verify(response: Response): void {
+    const spec = this.spec;
+    response.arrayBuffer().then(async (buffer) => {
+      const bytes = new Uint8Array(buffer);
+      if (!(await matchesIntegrity(bytes, spec.integrity))) {
+        this.#reject(
+          networkError(
+            new WirefetchError("ERR_INTEGRITY", `the body of ${response.url} fails its integrity`),
+          ),
+        );
+        return;
+      }
+      const status = response.status;
+      const body = status === 204 || status === 205 || status === 304 ? null : bytes;
+      this.#resolve(
+        new FetchResponse(
+          spec.method === "HEAD" ? null : body,
+          { status, statusText: response.statusText },
+          response.url,
+          response.redirected,
+          this.marks,
+          response.headers,
+        ),
+      );
+    }, (error) => {
+      // A body that failed mid-read makes the fetch itself fail: fetch has not resolved yet.
+      if (error instanceof TypeError && error.cause instanceof WirefetchError) {
+        this.#reject(networkError(error.cause));
+      } else {
+        this.#reject(error);
+      }
+    });
   }
 
   /** Rejects the fetch with a network error (TypeError whose cause is the WirefetchError). */
@@ -329,9 +527,13 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   /** The abort signal fired. */
   handleEvent(): void {
     if (this.done) return;
-    const reason = this.spec.signal!.reason;
+    const reason = abortReason(this.spec.signal!);
     const attempt = this.attempt;
     this.finish();
+    // Fetch "abort fetch": a request body stream is cancelled with the reason, synchronously.
+    cancelBody(this.spec, reason);
+    const response = this.response;
+    if (response instanceof FetchResponse) response[ABORT](reason);
     attempt?.abort(reason);
     this.end(attempt?.connection ?? null, attempt?.bytes ?? 0, reason);
     if (!this.delivered) this.#reject(reason);
@@ -360,8 +562,11 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     if (status !== 301 && status !== 302 && status !== 303 && status !== 307 && status !== 308) {
       return false;
     }
-    if (this.spec.redirect === "manual") return false;
-    return findHeader(head.headers, "location") >= 0;
+    const mode = this.spec.redirect;
+    if (mode === "manual") return false;
+    // Fetch §4.3 step 6: "error" refuses any redirect status, Location or not; "follow"
+    // returns a redirect without Location as the response (HTTP-redirect fetch step 4).
+    return mode === "error" || findHeader(head.headers, "location") >= 0;
   }
 
   /** Follows the redirect in `head` (its body was already dropped). */
@@ -369,15 +574,17 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     if (this.done) return;
     const spec = this.spec;
     const status = head.status;
-    const location = head.headers[findHeader(head.headers, "location") + 1];
     if (spec.redirect === "error") {
       this.fail(
-        new WirefetchError("ERR_REDIRECT", `redirect to ${location} with redirect mode "error"`),
+        new WirefetchError("ERR_REDIRECT", `${status} response with redirect mode "error"`),
       );
       return;
     }
-    if (this.redirects >= 20) {
-      this.fail(new WirefetchError("ERR_TOO_MANY_REDIRECTS", "more than 20 redirects"));
+    const location = decodeLocation(head.headers[findHeader(head.headers, "location") + 1]);
+    if (this.redirects >= spec.maxRedirects) {
+      this.fail(
+        new WirefetchError("ERR_TOO_MANY_REDIRECTS", `more than ${spec.maxRedirects} redirects`),
+      );
       return;
     }
     let next: URL;
@@ -430,11 +637,27 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       }
       spec.host = null;
     }
+    const state = this.originState;
+    if (state !== null && next.origin !== spec.url.origin && state.origin !== spec.url.origin) {
+      // Fetch §4.4 step 12: the chain went through another origin; Origin becomes "null".
+      state.taintedOrigin = true;
+    }
+    // Fetch §4.4 step 16: the redirect's Referrer-Policy header applies to the next hop.
+    const policyAt = findHeader(head.headers, "referrer-policy");
+    if (policyAt >= 0) {
+      const policy = policyFromHeader(head.headers[policyAt + 1]);
+      if (policy !== "") spec.referrerPolicy = policy;
+    }
     if (this.wants("redirect")) {
       this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
     }
     spec.url = next;
     this.redirects++;
+    const refused = this.#prepareHop();
+    if (refused !== null) {
+      this.fail(new WirefetchError("ERR_MODE", refused));
+      return;
+    }
     try {
       this.head = encodeHead(spec, this.context.userAgent, this);
     } catch (error) {
@@ -471,6 +694,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   #source: BodySource | null = null;
   #discard = false;
   #discarded = 0;
+  #misdirected = false;
   #over = false;
 
   /** Creates an attempt for the task's current request. */
@@ -501,7 +725,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (this.#over) return;
     this.#over = true;
     const connection = this.connection;
-    if (connection !== null) connection.abort("aborted");
+    if (connection !== null) connection.abort("aborted", reason);
     else this.pool.cancel(this);
     this.#endBody(reason);
   }
@@ -677,7 +901,31 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
 
   onHead(head: ResponseHead): void {
     this.responseHead = head;
-    if (this.task.isRedirect(head)) this.#discard = true;
+    const task = this.task;
+    if (task.isRedirect(head)) this.#discard = true;
+    else if (head.status === 421 && this.#mayRetryMisdirected()) {
+      // Fetch §4.5 step 10: a 421 on a reused connection is sent once more on a new one (the
+      // server may serve only some hosts on a connection, RFC 9110 §15.5.20).
+      this.#discard = true;
+      this.#misdirected = true;
+    }
+  }
+
+  #mayRetryMisdirected(): boolean {
+    const task = this.task;
+    const body = task.spec.body;
+    return !task.retried && task.marks.reused && (body === null || body.kind === "bytes");
+  }
+
+  /** After the 421's body was dropped (or its connection closed): send again, fresh. */
+  #retryMisdirected(): void {
+    const task = this.task;
+    if (task.done) return;
+    task.retried = true;
+    if (task.wants("retry")) {
+      task.emit(new RetryEvent(task, this.connection?.id ?? 0, "421", 2));
+    }
+    task.start(true);
   }
 
   onBody(chunk: Uint8Array): void {
@@ -705,7 +953,8 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       if (left > DISCARD_LIMIT) {
         this.#over = true;
         this.connection!.abort("not-reusable");
-        task.followRedirect(head);
+        if (this.#misdirected) this.#retryMisdirected();
+        else task.followRedirect(head);
       }
       return;
     }
@@ -726,7 +975,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }, this);
     let response: Response;
     try {
-      response = makeResponse(head, stream, task.spec.url.href, task.redirects > 0, task.marks);
+      response = makeResponse(head, stream, task.responseUrl, task.redirects > 0, task.marks);
     } catch (error) {
       this.#protocolFailure(error);
       return;
@@ -749,7 +998,8 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       );
     }
     if (this.#discard) {
-      task.followRedirect(head);
+      if (this.#misdirected) this.#retryMisdirected();
+      else task.followRedirect(head);
       return;
     }
     const source = this.#source;
@@ -765,7 +1015,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.#pending = null;
       let response: Response;
       try {
-        response = makeResponse(head, body, task.spec.url.href, task.redirects > 0, task.marks);
+        response = makeResponse(head, body, task.responseUrl, task.redirects > 0, task.marks);
       } catch (error) {
         task.fail(
           new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
@@ -775,10 +1025,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       task.finish();
       task.end(connection, this.bytes, undefined, now);
       task.deliver(response);
+      // The bytes stay bytes (far cheaper to read than a stream); the signal still reaches
+      // the Response, whose body methods and body stream then fail with the reason.
+      task.watchBody(null);
       return;
     }
     leakRegistry.unregister(this);
     task.finish();
+    task.watchBody(source.controller!);
     task.end(connection, this.bytes, undefined, now);
     source.controller!.close();
   }
@@ -803,7 +1057,8 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       task.fail(error);
       return;
     }
-    const failure = networkError(error);
+    // Fetch "fetch termination": the body stream errors with undici's "terminated" TypeError.
+    const failure = bodyError(error);
     this.#endBody(failure);
     task.finish();
     task.end(connection, this.bytes, failure);

@@ -23,7 +23,11 @@ import { type Client, defaultClient, type FetchInit } from "./client.ts";
  * console.log(response.status, await response.json());
  * ```
  */
-export function fetch(input: RequestInfo | URL, init?: FetchInit): Promise<Response> {
+export function fetch(
+  input: RequestInfo | URL,
+  // A default value rather than `?`: Web IDL gives fetch a length of 1 (required arguments).
+  init: FetchInit | undefined = undefined,
+): Promise<Response> {
   const client: Client = init?.client ?? defaultClient;
   return client.fetch(input, init);
 }

@@ -7,6 +7,12 @@
  */
 
 import { isToken, isValidFieldValue } from "./h1/request_head.ts";
+import {
+  parseReferrer,
+  parseReferrerPolicy,
+  type Referrer,
+  referrerOfRequest,
+} from "./fetch/referrer.ts";
 
 /** The body of a request, ready to be framed. */
 export type RequestBody =
@@ -24,8 +30,13 @@ export interface RequestSpec {
   method: string;
   /** The target; its fragment is never sent. */
   url: URL;
-  /** Flat [name, value, ...] list, names lowercased, without Host or framing headers. */
+  /**
+   * Flat [name, value, ...] list, names lowercased, one field per name (values of names that
+   * differ only in case combined), without Host or framing headers.
+   */
   headers: string[];
+  /** The caller's spelling of the names it wrote in another case than lowercase, or null. */
+  casing: Map<string, string> | null;
   /** The body, or null. */
   body: RequestBody | null;
   /** The signal, or null. */
@@ -36,6 +47,16 @@ export interface RequestSpec {
   host: string | null;
   /** The request said `Connection: close`. */
   closeAfter: boolean;
+  /** The request's referrer (Fetch §2.2.5), updated to what was sent as redirects go. */
+  referrer: Referrer;
+  /** The request's referrer policy ("" for the default); a redirect may change it. */
+  referrerPolicy: ReferrerPolicy;
+  /** The request's mode (for the Origin header's response tainting). */
+  mode: RequestMode;
+  /** Subresource Integrity metadata, or "". */
+  integrity: string;
+  /** Most redirects followed before the fetch fails. */
+  maxRedirects: number;
 }
 
 const encoder = new TextEncoder();
@@ -82,17 +103,36 @@ function trimValue(value: string): string {
   return value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
 }
 
-function pushHeader(list: string[], name: string, value: unknown): void {
+function pushHeader(
+  list: string[],
+  name: string,
+  value: unknown,
+  casing: Map<string, string> | null,
+): void {
   const v = trimValue(String(value));
   if (!isToken(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
   if (!isValidFieldValue(v)) {
     throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(v)}`);
   }
-  list.push(name.toLowerCase(), v);
+  const lower = name.toLowerCase();
+  // Fetch §2.2.2 "append" to a header list: a name already present (in any case) gets the
+  // value combined with ", ", so the request carries one field per name, as Headers would.
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === lower) {
+      list[i + 1] = list[i + 1] + ", " + v;
+      return;
+    }
+  }
+  // The first spelling of a name is the one sent (undici's header list does the same).
+  if (casing !== null && lower !== name) casing.set(lower, name);
+  list.push(lower, v);
 }
 
 /**
- * Flattens any `HeadersInit` into a validated [name, value, ...] list with lowercase names.
+ * Flattens any `HeadersInit` into a validated [name, value, ...] list with lowercase names,
+ * combining names that differ only in case into one field. When `casing` is given, it records
+ * the caller's spelling of names written in another case (a plain object or an array of pairs
+ * keeps it; a `Headers` object has already lowercased them).
  *
  * @example
  * ```ts
@@ -100,7 +140,10 @@ function pushHeader(list: string[], name: string, value: unknown): void {
  * console.log(flattenHeaders({ Accept: "text/plain" })); // ["accept", "text/plain"]
  * ```
  */
-export function flattenHeaders(init: HeadersInit | undefined | null): string[] {
+export function flattenHeaders(
+  init: HeadersInit | undefined | null,
+  casing: Map<string, string> | null = null,
+): string[] {
   const list: string[] = [];
   if (init === undefined || init === null) return list;
   if (init instanceof Headers) {
@@ -116,12 +159,12 @@ export function flattenHeaders(init: HeadersInit | undefined | null): string[] {
       if (pair.length !== 2) {
         throw new TypeError("each header pair must have exactly a name and a value");
       }
-      pushHeader(list, String(pair[0]), pair[1]);
+      pushHeader(list, String(pair[0]), pair[1], casing);
     }
     return list;
   }
   for (const name in init as Record<string, string>) {
-    pushHeader(list, name, (init as Record<string, string>)[name]);
+    pushHeader(list, name, (init as Record<string, string>)[name], casing);
   }
   return list;
 }
@@ -306,12 +349,40 @@ export function concat(chunks: readonly Uint8Array[], total: number): Uint8Array
 }
 
 /** `RequestInit` as wirefetch reads it. */
-export type RequestSpecInit = RequestInit;
+export interface RequestSpecInit extends RequestInit {
+  /** Most redirects to follow (wirefetch's extension); the client's default when absent. */
+  maxRedirects?: number;
+}
+
+/**
+ * Validates a `maxRedirects` value: a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * import { checkMaxRedirects } from "./request.ts";
+ * console.log(checkMaxRedirects(5)); // 5
+ * ```
+ */
+export function checkMaxRedirects(value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`maxRedirects must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+// Web IDL's AbortSignal conversion, as undici does it: duck-typed, so that the signals of
+// AbortController polyfills (and of another realm) are accepted.
+function isSignal(value: unknown): value is AbortSignal {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AbortSignal).aborted === "boolean" &&
+    typeof (value as AbortSignal).addEventListener === "function";
+}
 
 /**
  * Builds the {@linkcode RequestSpec} for `fetch(input, init)`. Synchronous on the common path
  * (URL or string input, no body or a string/bytes body); a promise when the body must be read.
- * Throws TypeError for what `new Request` would refuse.
+ * Throws TypeError for what `new Request` would refuse. Returns null for a URL whose scheme is
+ * not http: or https: (scheme fetch: see src/fetch/schemes.ts).
  *
  * @example
  * ```ts
@@ -322,39 +393,77 @@ export type RequestSpecInit = RequestInit;
 export function toRequestSpec(
   input: RequestInfo | URL,
   init: RequestSpecInit | undefined,
-): RequestSpec | Promise<RequestSpec> {
+  maxRedirects = 20,
+): RequestSpec | Promise<RequestSpec> | null {
   let url: URL;
   let method = "GET";
   let headers: string[];
+  let casing: Map<string, string> | null = null;
   let signal: AbortSignal | null = null;
   let redirect: RequestRedirect = "follow";
   let requestBody: ReadableStream<Uint8Array> | null = null;
+  let referrer: Referrer = "client";
+  let referrerPolicy: ReferrerPolicy = "";
+  let mode: RequestMode = "cors";
+  let integrity = "";
 
+  // Web IDL converts the init dictionary before the Request constructor runs a step: a signal
+  // that is not an AbortSignal is a TypeError even before the URL is looked at.
+  const initSignal = init?.signal;
+  if (initSignal !== undefined && initSignal !== null && !isSignal(initSignal)) {
+    throw new TypeError("signal is not an AbortSignal");
+  }
   if (input instanceof Request) {
     url = new URL(input.url);
     method = input.method;
     signal = input.signal;
     redirect = input.redirect;
-    headers = init?.headers !== undefined
-      ? flattenHeaders(init.headers)
-      : flattenHeaders(input.headers);
+    // Not every runtime's Request has all of these (Bun's lacks some): absent means default.
+    referrer = referrerOfRequest(input.referrer ?? "about:client");
+    referrerPolicy = input.referrerPolicy ?? "";
+    mode = input.mode === "same-origin" || input.mode === "no-cors" ? input.mode : "cors";
+    integrity = input.integrity ?? "";
+    if (init?.headers !== undefined) {
+      casing = new Map();
+      headers = flattenHeaders(init.headers, casing);
+    } else {
+      headers = flattenHeaders(input.headers);
+    }
     requestBody = input.body;
   } else {
     url = input instanceof URL ? input : new URL(String(input), locationBase());
-    headers = init?.headers !== undefined ? flattenHeaders(init.headers) : [];
+    if (init?.headers !== undefined) {
+      casing = new Map();
+      headers = flattenHeaders(init.headers, casing);
+    } else {
+      headers = [];
+    }
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(`fetch of ${url.protocol} URLs is not supported, only http: and https:`);
-  }
+  if (casing !== null && casing.size === 0) casing = null;
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
   if (init !== undefined) {
     if (init.method !== undefined) method = normalizeMethod(String(init.method));
-    if (init.signal !== undefined) signal = init.signal;
+    if (initSignal !== undefined) signal = initSignal;
     if (init.redirect !== undefined) {
       if (init.redirect !== "follow" && init.redirect !== "manual" && init.redirect !== "error") {
         throw new TypeError(`invalid redirect mode: ${init.redirect}`);
       }
       redirect = init.redirect;
     }
+    if (init.referrer !== undefined) referrer = parseReferrer(init.referrer);
+    if (init.referrerPolicy !== undefined) {
+      referrerPolicy = parseReferrerPolicy(init.referrerPolicy);
+    }
+    if (init.mode !== undefined) {
+      const m = String(init.mode);
+      if (m !== "cors" && m !== "no-cors" && m !== "same-origin") {
+        // "navigate" and unknown modes are refused by the Request constructor.
+        throw new TypeError(`invalid mode: ${m}`);
+      }
+      mode = m;
+    }
+    if (init.integrity !== undefined) integrity = String(init.integrity);
+    if (init.maxRedirects !== undefined) maxRedirects = checkMaxRedirects(init.maxRedirects);
   }
 
   let closeAfter = false;
@@ -417,11 +526,17 @@ export function toRequestSpec(
     method,
     url,
     headers,
+    casing,
     body: null,
     signal,
     redirect,
     host,
     closeAfter,
+    referrer,
+    referrerPolicy,
+    mode,
+    integrity,
+    maxRedirects,
   };
 
   const bodyInit = init?.body !== undefined ? init.body : requestBody;
@@ -430,6 +545,11 @@ export function toRequestSpec(
     throw new TypeError(`a ${method} request cannot have a body`);
   }
   if (bodyInit === requestBody && requestBody !== null) {
+    if (signal?.aborted) {
+      // Nothing will be sent: no probing, so fetch cancels the stream synchronously, as the
+      // standard's "abort the fetch" does.
+      return withBody(spec, { kind: "stream", stream: requestBody, length: -1 }, null, -1);
+    }
     return probeStream(requestBody).then((body) => withBody(spec, body, null, userLength));
   }
   const extracted = extractBody(bodyInit);

@@ -10,23 +10,60 @@ import type { ResponseHead } from "./h1/response_parser.ts";
 import { TIMING_MARKS, type TimingMarks } from "./trace/timings.ts";
 
 /**
- * A global `Response` whose `url` and `redirected` reflect the request that produced it (the
- * `Response` constructor cannot set them).
+ * The headers of a fetched response: the Fetch standard gives them the "immutable" guard, so
+ * `set`, `append` and `delete` throw a `TypeError`, as they do on native fetch's responses. The
+ * Response's own Headers object is re-prototyped to this class the first time `headers` is
+ * read, so construction stays as cheap as a constructed Response's.
+ */
+class ImmutableHeaders extends Headers {
+  override append(_name: string, _value: string): void {
+    throw new TypeError("the headers of a fetched response are immutable");
+  }
+  override set(_name: string, _value: string): void {
+    throw new TypeError("the headers of a fetched response are immutable");
+  }
+  override delete(_name: string): void {
+    throw new TypeError("the headers of a fetched response are immutable");
+  }
+}
+
+function seal(headers: Headers): void {
+  if (!(headers instanceof ImmutableHeaders)) {
+    Object.setPrototypeOf(headers, ImmutableHeaders.prototype);
+  }
+}
+
+/** Marks a fetched response as aborted (see {@linkcode FetchResponse}). */
+export const ABORT: unique symbol = Symbol("wirefetch.abort");
+
+const NOT_ABORTED: unique symbol = Symbol("not aborted");
+
+/**
+ * A global `Response` that looks as a fetched one does: `url` and `redirected` from the request
+ * that produced it, `type` `"basic"` (a constructed Response says `"default"`), and immutable
+ * headers. It is constructed with the status only and its header fields are appended to the
+ * Response's own Headers afterwards: a `headers` init costs microseconds more in Deno's
+ * constructor (performance issue #10), and the list was validated by the parser already.
  */
 export class FetchResponse extends Response {
   /** The timing marks of the request that produced this response. */
   readonly [TIMING_MARKS]: TimingMarks | null;
   #url: string;
   #redirected: boolean;
+  #sealed = false;
+  #abortReason: unknown = NOT_ABORTED;
+  #bodyExposed = false;
+  #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
 
   /**
-   * Creates a response for `url`.
+   * Creates a response for `url` with the header fields of `headers` (a flat
+   * `[name, value, ...]` list or a `Headers`).
    *
    * @example
    * ```ts
    * import { FetchResponse } from "./response.ts";
    * const response = new FetchResponse("hi", { status: 200 }, "http://example.test/", false);
-   * console.log(response.url, response instanceof Response);
+   * console.log(response.url, response.type, response instanceof Response);
    * ```
    */
   constructor(
@@ -35,14 +72,23 @@ export class FetchResponse extends Response {
     url: string,
     redirected: boolean,
     marks: TimingMarks | null = null,
+    headers: readonly string[] | Headers | null = null,
   ) {
     super(body, init);
     this.#url = url;
     this.#redirected = redirected;
     this[TIMING_MARKS] = marks;
+    if (headers !== null) {
+      const own = super.headers;
+      if (headers instanceof Headers) {
+        for (const [name, value] of headers) own.append(name, value);
+      } else {
+        for (let i = 0; i < headers.length; i += 2) own.append(headers[i], headers[i + 1]);
+      }
+    }
   }
 
-  /** The final URL, after redirects. */
+  /** The final URL, after redirects, without its fragment. */
   override get url(): string {
     return this.#url;
   }
@@ -52,22 +98,99 @@ export class FetchResponse extends Response {
     return this.#redirected;
   }
 
+  /** `"basic"`, as for every response native fetch returns to a request without an origin. */
+  override get type(): ResponseType {
+    return "basic";
+  }
+
+  /** The response's header fields; immutable, as a fetched response's are. */
+  override get headers(): Headers {
+    const headers = super.headers;
+    if (!this.#sealed) {
+      this.#sealed = true;
+      seal(headers);
+    }
+    return headers;
+  }
+
+  /**
+   * Fetch "abort the fetch" on a response: its body methods reject with the reason from now on,
+   * at once (before the next microtask, as native fetch's), read before or not. The body stream
+   * is errored by the caller.
+   */
+  [ABORT](reason: unknown): void {
+    if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+  }
+
+  /**
+   * The body stream. Once the fetch was aborted, a body not looked at before is a stream errored
+   * with the reason (a body received whole is held as bytes, which nothing can error later).
+   */
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && super.body !== null) {
+      const reason = this.#abortReason;
+      return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(controller): void {
+          controller.error(reason);
+        },
+      });
+    }
+    this.#bodyExposed = true;
+    return super.body;
+  }
+
+  /** The body as text; rejects with the abort reason once the fetch was aborted. */
+  override text(): Promise<string> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.text();
+  }
+
+  /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
+  override json(): Promise<unknown> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.json();
+  }
+
+  /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.arrayBuffer();
+  }
+
+  /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
+  override blob(): Promise<Blob> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.blob();
+  }
+
+  /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
+  override formData(): Promise<FormData> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.formData();
+  }
+
+  /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return super.bytes();
+  }
+
   /** A copy that shares nothing with this response's body. */
   override clone(): Response {
     const copy = super.clone();
+    seal(copy.headers);
     Object.defineProperties(copy, {
       url: { value: this.#url },
       redirected: { value: this.#redirected },
+      type: { value: "basic" },
     });
     return copy;
   }
 }
 
-function headersOf(head: ResponseHead): Headers {
-  const headers = new Headers();
-  const list = head.headers;
-  for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
-  return headers;
+// Response.prototype.bytes is recent (Node 22): where the runtime has none, neither do we.
+if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
+  delete (FetchResponse.prototype as { bytes?: unknown }).bytes;
 }
 
 /**
@@ -102,6 +225,22 @@ function decoded(
   );
 }
 
+/**
+ * A URL's serialization without its fragment: what `response.url` reports (Fetch §4.1 main
+ * fetch, step 15, and the Response's url getter exclude the fragment).
+ *
+ * @example
+ * ```ts
+ * import { hrefWithoutFragment } from "./response.ts";
+ * console.log(hrefWithoutFragment(new URL("http://example.test/a#b"))); // "http://example.test/a"
+ * ```
+ */
+export function hrefWithoutFragment(url: URL): string {
+  const href = url.href;
+  if (url.hash === "" && !href.endsWith("#")) return href;
+  return href.slice(0, href.indexOf("#"));
+}
+
 /** Statuses whose responses never have a body (the Response constructor refuses one). */
 export function isNullBodyStatus(status: number): boolean {
   return status === 204 || status === 205 || status === 304;
@@ -123,20 +262,17 @@ export function makeResponse(
   marks: TimingMarks | null = null,
 ): Response {
   if (body !== null) body = decoded(head, body);
-  const init: ResponseInit = {
-    status: head.status,
-    statusText: head.statusText,
-    headers: headersOf(head),
-  };
+  const init: ResponseInit = { status: head.status, statusText: head.statusText };
   if (isNullBodyStatus(head.status)) body = null;
+  const list = head.headers;
   try {
-    return new FetchResponse(body as BodyInit | null, init, url, redirected, marks);
+    return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
   } catch (error) {
     // A reason phrase with bytes the Response constructor rejects is not worth failing the
     // request for: RFC 9112 §4 says clients should ignore the reason phrase.
     if (head.statusText !== "") {
       init.statusText = "";
-      return new FetchResponse(body as BodyInit | null, init, url, redirected, marks);
+      return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
     }
     throw error;
   }

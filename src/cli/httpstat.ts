@@ -7,11 +7,20 @@
  */
 
 import { Client } from "../client.ts";
-import type { GotConnEvent, ResponseDoneEvent, TraceEvent } from "../trace/events.ts";
+import {
+  type GotConnEvent,
+  type ResponseDoneEvent,
+  TRACE_EVENT_TYPES,
+  type TraceEvent,
+} from "../trace/events.ts";
 import type { Timings } from "../trace/timings.ts";
 import { tcpInfo } from "../tcp_info/tcp_info.ts";
+import { type TcpInfoJson, tcpInfoToJSON } from "../tcp_info/json.ts";
 import type { TcpInfo } from "../tcp_info/types.ts";
 import { type TcpWarning, warnings } from "../tcp_info/warnings.ts";
+import { HarRecorder } from "../har/recorder.ts";
+import { ProgressBar } from "./progress.ts";
+import { traceLine } from "./trace_log.ts";
 
 /** Parsed command-line options. */
 export interface HttpstatOptions {
@@ -27,6 +36,10 @@ export interface HttpstatOptions {
   slo: Record<string, number>;
   count: number;
   help: boolean;
+  /** `--har FILE`: write the requests as HAR 1.2. */
+  har: string | null;
+  /** `--trace`: print every trace event on a timeline. */
+  trace: boolean;
 }
 
 /** What the command writes to; the tests pass their own. */
@@ -34,6 +47,10 @@ export interface HttpstatIo {
   write(text: string): void;
   error(text: string): void;
   color: boolean;
+  /** Writes to stderr as is (no newline added); the progress bar draws with it. */
+  errorRaw?(text: string): void;
+  /** Stderr is a terminal: `-o FILE` draws a progress bar there. */
+  progress?: boolean;
 }
 
 const USAGE = `usage: httpstat [options] [URL]
@@ -49,10 +66,13 @@ embedded local demo server.
   -o FILE            save the body to FILE
   -n N               make N requests over one pooled client (later ones reuse the connection)
   --json             print one JSON object instead of text
+  --trace            print every trace event with its time from the start and its fields
+  --har FILE         write the requests (and redirect hops) as HAR 1.2 to FILE
   --slo k=MS,...     fail with exit code 4 when a timing exceeds its limit
                      (keys: total, ttfb, dns, connect, tls, transfer)
   -h, --help         this help
 
+With -o FILE and stderr a terminal (or HTTPSTAT_PROGRESS=1), a progress bar shows the download.
 Exit codes: 0 ok, 1 request failed, 2 usage error, 4 SLO violated. NO_COLOR disables colour.`;
 
 const SLO_KEYS = ["total", "ttfb", "dns", "connect", "tls", "transfer", "queued"] as const;
@@ -80,6 +100,8 @@ export function parseArgs(args: readonly string[]): HttpstatOptions {
     slo: {},
     count: 1,
     help: false,
+    har: null,
+    trace: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -122,6 +144,12 @@ export function parseArgs(args: readonly string[]): HttpstatOptions {
       case "--json":
         options.json = true;
         break;
+      case "--trace":
+        options.trace = true;
+        break;
+      case "--har":
+        options.har = value();
+        break;
       case "--slo":
         for (const part of value().split(",")) {
           const [key, ms] = part.split("=");
@@ -157,10 +185,13 @@ export interface RequestReport {
   connected: { local: string; remote: string } | null;
   tls: { version: string | null; alpn: string | null } | null;
   timings: Timings;
-  tcpInfo: TcpInfo | null;
+  /** TCP_INFO with its raw bytes as one hex string. */
+  tcpInfo: TcpInfoJson | null;
   tcpInfoUnavailable: string | null;
   warnings: TcpWarning[];
   events: string[];
+  /** With `--trace`: each event's line of the timeline. */
+  trace?: string[];
 }
 
 function endpoint(address: { address: string; port: number; family: string }): string {
@@ -173,11 +204,13 @@ async function runOne(
   client: Client,
   url: string,
   options: HttpstatOptions,
+  io: HttpstatIo,
 ): Promise<{ report: RequestReport; body: Uint8Array }> {
   const trace = new EventTarget();
   const events: TraceEvent[] = [];
+  const start = performance.now();
   for (
-    const type of [
+    const type of options.trace ? TRACE_EVENT_TYPES : [
       "getconn",
       "dnsstart",
       "dnsdone",
@@ -204,7 +237,9 @@ async function runOne(
     trace,
   };
   const response = await client.fetch(url, init);
-  const body = new Uint8Array(await response.arrayBuffer());
+  const body = options.output !== null
+    ? await readWithProgress(response, io)
+    : new Uint8Array(await response.arrayBuffer());
   const gotconns = events.filter((e) => e.type === "gotconn") as GotConnEvent[];
   const got = gotconns.at(-1);
   const done = events.findLast((e) => e.type === "responsedone") as ResponseDoneEvent;
@@ -237,12 +272,41 @@ async function runOne(
       ? { version: got.connection.tlsVersion, alpn: got.connection.alpnProtocol }
       : null,
     timings: done.timings,
-    tcpInfo: info,
+    tcpInfo: info ? tcpInfoToJSON(info) : null,
     tcpInfoUnavailable: unavailable,
     warnings: info ? warnings(info) : [],
     events: events.map((e) => e.type),
   };
+  if (options.trace) report.trace = events.map((e) => traceLine(e, start));
   return { report, body };
+}
+
+/** Reads a body for `-o FILE`, drawing the progress bar when stderr is a terminal. */
+async function readWithProgress(response: Response, io: HttpstatIo): Promise<Uint8Array> {
+  const length = Number(response.headers.get("content-length"));
+  const bar = new ProgressBar(
+    (text) => (io.errorRaw ?? io.error)(text),
+    Number.isSafeInteger(length) && length > 0 ? length : null,
+    io.progress === true && io.errorRaw !== undefined,
+  );
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  while (reader !== undefined) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    bar.update(value.length);
+  }
+  bar.done();
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
 }
 
 const ms = (value: number): string => `${Math.round(value)}ms`;
@@ -394,11 +458,12 @@ export async function main(args: readonly string[], io: HttpstatIo): Promise<num
     io.write(`No URL given: measuring an embedded demo server at ${url}\n`);
   }
   const client = new Client({ unsafelyIgnoreCertificateErrors: options.insecure });
+  const recorder = options.har !== null ? new HarRecorder(client) : null;
   const reports: RequestReport[] = [];
   try {
     let lastBody: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < options.count; i++) {
-      const { report, body } = await runOne(client, url, options);
+      const { report, body } = await runOne(client, url, options, io);
       reports.push(report);
       lastBody = body;
     }
@@ -411,12 +476,15 @@ export async function main(args: readonly string[], io: HttpstatIo): Promise<num
     const message = `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ""}`;
     if (options.json) io.write(JSON.stringify({ url, error: message }));
     else io.error(`httpstat: ${message}`);
+    // A failed request is worth a HAR too: that is when someone else needs to look.
+    if (recorder !== null) await writeHar(recorder, options.har!);
     await client.close();
     demo?.close();
     return 1;
   }
   await client.close();
   demo?.close();
+  if (recorder !== null) await writeHar(recorder, options.har!);
 
   const last = reports.at(-1)!;
   const violations = checkSlo(options.slo, last.timings);
@@ -427,6 +495,13 @@ export async function main(args: readonly string[], io: HttpstatIo): Promise<num
       slo: Object.keys(options.slo).length > 0 ? { limits: options.slo, violations } : undefined,
     }));
   } else {
+    if (options.trace) {
+      reports.forEach((r, i) => {
+        io.write(`Trace of request #${i + 1} (ms from its start):`);
+        for (const line of r.trace ?? []) io.write(line);
+        io.write("");
+      });
+    }
     io.write(renderText(reports[0], io));
     if (reports.length > 1) {
       io.write(`\n${reports.length} requests over one pooled client:`);
@@ -440,7 +515,13 @@ export async function main(args: readonly string[], io: HttpstatIo): Promise<num
       });
     }
     if (options.output !== null) io.write(`\nBody saved to ${options.output}`);
+    if (options.har !== null) io.write(`HAR written to ${options.har}`);
     for (const v of violations) io.error(paint(io, "31", `SLO violated: ${v}`));
   }
   return violations.length > 0 ? 4 : 0;
+}
+
+async function writeHar(recorder: HarRecorder, file: string): Promise<void> {
+  const { writeFile } = await import("node:fs/promises");
+  await writeFile(file, JSON.stringify(recorder, null, 2) + "\n");
 }

@@ -491,8 +491,14 @@ export class Connection implements SocketListener, ResponseParserHandler {
    * connection.abort("aborted");
    * ```
    */
-  abort(reason: CloseReason): void {
+  abort(reason: CloseReason, bodyCancelReason?: unknown): void {
     if (this.state === "closed") return;
+    const reader = this.#bodyReader;
+    if (reader !== null && bodyCancelReason !== undefined) {
+      // Fetch "abort fetch": the request body stream is cancelled with the abort reason.
+      this.#bodyReader = null;
+      reader.cancel(bodyCancelReason).catch(() => {});
+    }
     this.#exchange = null;
     this.#parked = null;
     this.#close(reason);

@@ -6,6 +6,7 @@
 
 import { loadBunCalls } from "./ffi_bun.ts";
 import { loadDenoCalls } from "./ffi_deno.ts";
+import { loadNodeCalls } from "./ffi_node.ts";
 import {
   failure,
   FdFinder,
@@ -23,9 +24,16 @@ function loadCalls(): NativeCalls | LoadFailure {
   // Bun first: it defines no Deno global, but Deno defines `process` like Node and Bun do.
   if (global.Bun !== undefined) return loadBunCalls();
   if (typeof global.Deno?.build === "object") return loadDenoCalls();
+  // Node: through the optional npm package koffi.
+  if (
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions
+      ?.node === "string"
+  ) {
+    return loadNodeCalls();
+  }
   return {
     code: "UNSUPPORTED",
-    reason: "this runtime has no FFI to call getsockopt with (Deno and Bun have; Node has not)",
+    reason: "this runtime has no FFI to call getsockopt with (Deno, Bun and Node with koffi have)",
   };
 }
 

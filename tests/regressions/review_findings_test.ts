@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client, type WirefetchError } from "../../mod.ts";
 import { delay, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 function collectGarbage(): void {
   const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
@@ -122,8 +123,8 @@ describe("review regressions", () => {
       assert.equal(client.stats().total.open, 0);
     } finally {
       console.warn = warn;
-      await client.close();
-      await server.close();
+      // Bounded: if the connection was not reclaimed, close() would wait for it forever.
+      await closeBounded(client, [server]);
     }
   });
 

@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { Client, type ConnCloseEvent, type GotConnEvent } from "../../mod.ts";
 import { startHttpServer } from "../support/servers.ts";
 
-const hasFfi = "Bun" in globalThis || "Deno" in globalThis;
-
-describe("client tcpInfo option", { skip: !hasFfi && "no FFI on this runtime" }, () => {
+// On every runtime: Deno and Bun through their FFI, Node through the npm package koffi.
+describe("client tcpInfo option", () => {
   it("snapshots TCP_INFO at open and just before close, with consistent stats", async () => {
     const body = "y".repeat(100_000);
     const server = await startHttpServer((_req, res) => res.end(body));

@@ -6,12 +6,13 @@
  * @module
  */
 
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import type { TcpSocketLike } from "../../tcp_info.ts";
 import type { Socket } from "../../src/runtime/socket.ts";
 
 /**
  * Which runtime runs the tests. Node runs them too (scripts/test_node.mjs, against the npm build),
- * where tcpInfo has no FFI and must say so.
+ * where tcpInfo goes through the npm package koffi.
  */
 export const runtime: "deno" | "bun" | "node" = (globalThis as { Bun?: unknown }).Bun !== undefined
   ? "bun"
@@ -197,7 +198,39 @@ async function connectBun(host: string, port: number): Promise<TestClient> {
   };
 }
 
-/** Connects to `host:port` with the runtime's own API. */
+async function connectNode(host: string, port: number): Promise<TestClient> {
+  const inbox = new Inbox();
+  // Half-open allowed, as Deno and Bun: the peer's FIN must leave our side open (CLOSE_WAIT).
+  const socket: NetSocket = netConnect({ host, port, allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.on("data", (chunk: Uint8Array) => inbox.push(chunk));
+  socket.on("end", () => inbox.end());
+  socket.on("close", () => inbox.end());
+  socket.on("error", () => inbox.end());
+  return {
+    target: socket as unknown as TcpSocketLike,
+    local: endpoint(socket.localAddress!, socket.localPort!),
+    remote: endpoint(socket.remoteAddress!, socket.remotePort!),
+    write: (bytes) =>
+      new Promise<void>((resolve, reject) =>
+        socket.write(bytes, (error) => error ? reject(error) : resolve())
+      ),
+    read: (n) => inbox.take(n),
+    eof: () => inbox.untilEnd(),
+    close() {
+      socket.destroy();
+    },
+  };
+}
+
+/** Connects to `host:port` with the runtime's own API (node:net on Node). */
 export function connect(host: string, port: number): Promise<TestClient> {
-  return runtime === "bun" ? connectBun(host, port) : connectDeno(host, port);
+  return runtime === "bun"
+    ? connectBun(host, port)
+    : runtime === "deno"
+    ? connectDeno(host, port)
+    : connectNode(host, port);
 }

@@ -1,13 +1,14 @@
 // tcpInfo on real loopback connections, through the runtime's FFI: on Deno through a Deno.TcpConn
-// (no descriptor: found by address), on Bun through a Bun socket (which has one). The server is a
-// node:net server in this process.
+// (no descriptor: found by address), on Bun through a Bun socket (which has one), on Node through
+// koffi and a node:net socket (found by address). The server is a node:net server in this process.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { connect as connectNode, type Socket as NetSocket } from "node:net";
+import type { Socket as NetSocket } from "node:net";
 import { fdSearchStats, type TcpInfo, tcpInfo, type TcpInfoResult } from "../../tcp_info.ts";
 import { loadBunCalls } from "../../src/tcp_info/ffi_bun.ts";
 import { loadDenoCalls } from "../../src/tcp_info/ffi_deno.ts";
+import { loadNodeCalls } from "../../src/tcp_info/ffi_node.ts";
 import { socketKey, targetKey } from "../../src/tcp_info/native.ts";
 import { delay, startRawServer } from "../support/servers.ts";
 import { addressOnly, connect, runtime, type TestClient } from "./helpers.ts";
@@ -44,32 +45,20 @@ function receive(socket: NetSocket, n: number): Promise<void> {
   });
 }
 
-// Node has no FFI: the package still loads there, and tcpInfo says why it has nothing.
-if (runtime === "node") {
-  describe("tcpInfo on node", () => {
-    it("answers UNSUPPORTED, without throwing, for a real socket and a descriptor", async () => {
-      const server = await startRawServer(() => {});
-      const socket = connectNode(server.port, "127.0.0.1");
-      try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once("connect", resolve);
-          socket.once("error", reject);
-        });
-        for (const target of [socket, 0, { fd: -1 }]) {
-          const result = tcpInfo(target);
-          assert.equal(result.info, undefined);
-          assert.equal(result.code, "UNSUPPORTED");
-          assert.match(result.reason!, /no FFI/);
-        }
-      } finally {
-        socket.destroy();
-        await server.close();
-      }
+describe("tcpInfo on Node without koffi", () => {
+  it("answers UNSUPPORTED with a reason saying how to get it, without throwing", () => {
+    const calls = loadNodeCalls((specifier) => {
+      if (specifier === "koffi") throw new Error("Cannot find module 'koffi'");
+      throw new Error(`unexpected ${specifier}`);
     });
+    assert.ok("reason" in calls);
+    assert.equal(calls.code, "UNSUPPORTED");
+    assert.match(calls.reason, /optional npm package koffi, which is not installed/);
+    assert.match(calls.reason, /Cannot find module 'koffi'/);
   });
-}
+});
 
-if (runtime !== "node") {
+{
   describe(`tcpInfo on ${runtime}`, () => {
     it("reads an ESTABLISHED connection: bytes acked, received and sent match the exchange", async () => {
       const SENT = 10_000;
@@ -259,7 +248,11 @@ if (runtime !== "node") {
         });
         assert.equal(new Set(fds).size, COUNT);
         // Each descriptor's addresses are that connection's: through getsockname/getpeername...
-        const calls = runtime === "deno" ? loadDenoCalls() : loadBunCalls();
+        const calls = runtime === "deno"
+          ? loadDenoCalls()
+          : runtime === "bun"
+          ? loadBunCalls()
+          : loadNodeCalls();
         assert.ok(!("reason" in calls));
         fds.forEach((fd, i) => {
           assert.equal(socketKey(calls, fd), targetKey(addressOnly(clients[i])), `connection ${i}`);

@@ -28,6 +28,7 @@ import {
   startHttpServer,
   startRawServer,
 } from "../support/servers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 /** Records every trace event a target receives. */
 function record(target: EventTarget): TraceEvent[] {
@@ -461,8 +462,8 @@ describe("trace events", () => {
       assert.equal(client.stats().total.open, 0);
     } finally {
       console.warn = warn;
-      await client.close();
-      await server.close();
+      // Bounded: if the connection was not reclaimed, close() would wait for it forever.
+      await closeBounded(client, [server]);
     }
   });
 
