@@ -42,6 +42,7 @@ import {
 import { MODES } from "./modes/mod.ts";
 import type { Mode, ModeContext, Wirefetch, WirefetchBuild } from "./modes/types.ts";
 import { BIG_BYTES, nginxServer, ownServer, urlTarget } from "./targets.ts";
+import { memoryTarget, useMemorySockets } from "./modes/in_memory.ts";
 
 const HELP =
   `usage: deno run -A bench/bench.ts [MODE] [OPTIONS]   (bun bench/bench.ts, node bench/node.mjs)
@@ -52,6 +53,8 @@ ${MODES.map((m) => `  ${(m.flag || "(default)").padEnd(18)} ${m.summary}`).join(
 options:
   --nginx              start nginx (bench/nginx.conf) on a free loopback port and use it
   --url=URL            use a running server: URL answers small bodies (keep-alive)
+  --in-memory          no server: wirefetch's sockets answer from memory (its own CPU per
+                       request); the raw loop and native fetch are left out
   --big-url=URL        with --url: a URL answering a 64 MiB body
   --concurrency=1,16   concurrencies of the small-body cases (default 1,16)
   --rounds=N           alternating rounds per case (default 6)
@@ -148,7 +151,10 @@ async function runCases(
   wirefetchNames: Set<string>,
   big: boolean,
 ): Promise<Record<string, unknown>> {
-  const pairs = ratioPairs(mode, builds, wirefetchNames);
+  const present = new Set(candidates.map((c) => c.name));
+  const pairs = ratioPairs(mode, builds, wirefetchNames).filter(([a, b]) =>
+    present.has(a) && present.has(b)
+  );
   const small: Record<string, LatencyResult[]> = {};
   for (const concurrency of context.concurrencies) {
     const results = await latencyCase(context.target, candidates, concurrency, context.settings);
@@ -216,7 +222,10 @@ async function main(): Promise<number> {
   let exitCode = 0;
   try {
     const url = option(argv, "--url");
-    const target: Target = url !== null
+    const inMemory = argv.includes("--in-memory");
+    const target: Target = inMemory
+      ? memoryTarget
+      : url !== null
       ? urlTarget(url, option(argv, "--big-url"))
       : argv.includes("--nginx")
       ? await nginxServer()
@@ -230,6 +239,7 @@ async function main(): Promise<number> {
         cleanups.push(baseline.cleanup);
         builds.push(await load(baseline.dir, `@${baseline.label}`));
       }
+      if (inMemory) { for (const build of builds) await useMemorySockets(build); }
     }
     const context: ModeContext = {
       nativeFetch: (u) => nativeFetch(u),
@@ -248,7 +258,7 @@ async function main(): Promise<number> {
     } else {
       const own = builds.length > 0 ? mode.wirefetch?.(builds[0]) ?? [] : [];
       candidates = [
-        ...(mode.fixed?.(context) ?? []),
+        ...(inMemory ? [] : mode.fixed?.(context) ?? []),
         ...own,
         ...builds.slice(1).flatMap((b) => mode.wirefetch?.(b) ?? []),
       ];

@@ -1,16 +1,16 @@
 /**
- * wirefetch's own CPU cost per request, without the kernel or a server: each build's socket
- * connector is replaced by one whose sockets answer every request with a canned nginx-like
- * response (5 header fields, a 12-byte body) on the next microtask. Requests/s here is the
- * client alone, so this mode shows hot-path changes that the noise of a shared machine hides in
- * the loopback modes. Compare builds with `--baseline REF`.
+ * `--in-memory`: wirefetch's own CPU cost per request, without the kernel or a server. Each
+ * build's socket connector is replaced by one whose sockets answer every request with a canned
+ * nginx-like response (5 header fields, a 12-byte body) on the next microtask. Requests/s is then
+ * the client alone, so hot-path changes show that the noise of a shared machine hides on
+ * loopback. It applies to any mode (`--in-memory --trace-cost`, `--in-memory --baseline REF`);
+ * candidates that need a real server (the raw loop, native fetch, the stream) are left out.
  *
  * @module
  */
 
-import { fetchCandidate, latencyCase, latencyTable, roundRatio, table } from "../harness.ts";
-import { fmt, type LatencyResult } from "../harness.ts";
-import type { Mode, ModeContext, WirefetchBuild } from "./types.ts";
+import type { Target } from "../harness.ts";
+import type { WirefetchBuild } from "./types.ts";
 
 const RESPONSE = new TextEncoder().encode(
   "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 30 Nov 2026 06:00:00 GMT\r\n" +
@@ -56,7 +56,7 @@ class MemorySocket {
 }
 
 /** Points the build's connector for this runtime at memory sockets. */
-async function patch(build: WirefetchBuild): Promise<void> {
+export async function useMemorySockets(build: WirefetchBuild): Promise<void> {
   const ext = build.entry.endsWith(".js") ? "js" : "ts";
   const module = await import(new URL(`./src/runtime/connector.${ext}`, build.entry).href) as {
     defaultConnector(): { connect: (options: unknown) => Promise<unknown> };
@@ -64,46 +64,11 @@ async function patch(build: WirefetchBuild): Promise<void> {
   module.defaultConnector().connect = () => Promise.resolve(new MemorySocket());
 }
 
-/** The in-memory mode. */
-export const inMemoryMode: Mode = {
-  flag: "--in-memory",
-  summary: "wirefetch's own CPU per request: sockets replaced by in-memory ones (no kernel)",
-  ratios: [],
-  big: false,
-  async run(context: ModeContext, builds: WirefetchBuild[]): Promise<Record<string, unknown>> {
-    for (const build of builds) await patch(build);
-    const candidates = builds.map(({ mod, suffix }) => {
-      const client = new mod.Client({ maxConnectionsPerHost: 16 });
-      return fetchCandidate(`wirefetch${suffix}`, (u) => client.fetch(u), () => client.close());
-    });
-    const target = {
-      label: "memory",
-      smallUrl: "http://127.0.0.1:9/small",
-      bigUrl: null,
-      stats: () => Promise.resolve(null),
-      stop: () => {},
-    };
-    const small: Record<string, LatencyResult[]> = {};
-    try {
-      for (const concurrency of context.concurrencies) {
-        const results = await latencyCase(target, candidates, concurrency, context.settings);
-        small[`c${concurrency}`] = results;
-        console.log(`\nin-memory GET, c=${concurrency}\n`);
-        console.log(latencyTable(results));
-      }
-    } finally {
-      for (const c of candidates) await c.close();
-    }
-    if (builds.length > 1) {
-      const rows = builds.slice(1).map((b) => [
-        `wirefetch/wirefetch${b.suffix}`,
-        ...Object.values(small).map((r) =>
-          fmt(roundRatio(r, "wirefetch", `wirefetch${b.suffix}`), 2)
-        ),
-      ]);
-      console.log();
-      console.log(table(["ratio", ...Object.keys(small)], rows));
-    }
-    return { small };
-  },
+/** The target for memory sockets: an IP literal, so no lookup happens; no server stats. */
+export const memoryTarget: Target = {
+  label: "in-memory sockets (canned nginx-like response, no kernel, no server)",
+  smallUrl: "http://127.0.0.1:9/small",
+  bigUrl: null,
+  stats: () => Promise.resolve(null),
+  stop: () => {},
 };

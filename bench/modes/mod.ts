@@ -6,7 +6,6 @@
 
 import { defaultMode } from "./default.ts";
 import { idleMemoryMode } from "./idle_memory.ts";
-import { inMemoryMode } from "./in_memory.ts";
 import { selfTestMode } from "./self_test.ts";
 import { tcpInfoCostMode } from "./tcp_info_cost.ts";
 import { traceCostMode } from "./trace_cost.ts";
@@ -19,5 +18,4 @@ export const MODES: readonly Mode[] = [
   traceCostMode,
   tcpInfoCostMode,
   idleMemoryMode,
-  inMemoryMode,
 ];
