@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Client, defaultClient, fetch } from "../../mod.ts";
 import { install, uninstall } from "../../global.ts";
 import { readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
-import { within } from "./helpers.ts";
+import { fetchText, within } from "./helpers.ts";
 
 /** Fetches from a raw server and returns the request head's field lines as sent. */
 async function sentFields(init: RequestInit, path = "/"): Promise<string[]> {
@@ -16,7 +16,7 @@ async function sentFields(init: RequestInit, path = "/"): Promise<string[]> {
   });
   const client = new Client({ userAgent: null });
   try {
-    await (await within(client.fetch(server.url + path, init), 5_000, "fetch")).text();
+    await fetchText(client.fetch(server.url + path, init));
   } finally {
     await client.close();
     await server.close();
@@ -79,7 +79,7 @@ describe("Host", () => {
         5_000,
         "fetch",
       );
-      await response.text();
+      await within(response.text(), 5_000, "the body");
       assert.deepEqual(hosts, [
         "main virtual.test",
         "main virtual.test",

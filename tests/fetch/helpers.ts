@@ -5,6 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { within } from "../support/deadline.ts";
+
+export { within };
 
 /** The runtime running the test: the expected behaviour of its own fetch differs. */
 export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
@@ -12,15 +15,6 @@ export const runtime: "deno" | "bun" | "node" = "Deno" in globalThis
   : "Bun" in globalThis
   ? "bun"
   : "node";
-
-/** Resolves or rejects as `promise` does, or rejects after `ms` naming what was awaited. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** The rejection of `promise` (fails the test if it resolves), within 10 s. */
 export async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -32,4 +26,9 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
     10_000,
     "a rejection",
   );
+}
+
+/** The text of the response `fetching` resolves with, fetch and body within 5 s. */
+export async function fetchText(fetching: Promise<Response>): Promise<string> {
+  return await within(fetching.then((response) => response.text()), 5_000, "fetch and body");
 }

@@ -29,14 +29,14 @@ describe("421 Misdirected Request", () => {
     client.addEventListener("retry", (e) => retries.push((e as Event & { reason: string }).reason));
     try {
       const first = await within(client.fetch(server.url), 5_000, "first");
-      assert.equal(await first.text(), "conn 0");
+      assert.equal(await within(first.text(), 5_000, "the body"), "conn 0");
       const second = await within(
         client.fetch(server.url, { method: "POST", body: "replayable" }),
         5_000,
         "second",
       );
       assert.equal(second.status, 200);
-      assert.equal(await second.text(), "conn 1");
+      assert.equal(await within(second.text(), 5_000, "the body"), "conn 1");
       assert.equal(server.accepted, 2);
       assert.deepEqual(retries, ["421"]);
     } finally {
@@ -56,7 +56,7 @@ describe("421 Misdirected Request", () => {
     try {
       const fresh = await within(client.fetch(server.url), 5_000, "fresh");
       assert.equal(fresh.status, 421);
-      await fresh.text();
+      await within(fresh.text(), 5_000, "the body");
       const stream = new ReadableStream<Uint8Array>({
         start(c): void {
           c.enqueue(new TextEncoder().encode("once"));
@@ -69,7 +69,7 @@ describe("421 Misdirected Request", () => {
         "streamed",
       );
       assert.equal(streamed.status, 421);
-      await streamed.text();
+      await within(streamed.text(), 5_000, "the body");
       assert.equal(server.accepted, 1);
     } finally {
       await client.close();

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type * as http from "node:http";
 import { Client, type WirefetchError } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
-import { rejection, within } from "./helpers.ts";
+import { fetchText, rejection, within } from "./helpers.ts";
 
 describe('redirect: "error"', () => {
   for (const status of [301, 302, 303, 307, 308]) {
@@ -25,7 +25,7 @@ describe('redirect: "error"', () => {
           // The redirect's body was drained: the connection is reused.
           const ok = await within(client.fetch(server.url, { redirect: "manual" }), 5_000, "");
           assert.equal(ok.status, status);
-          await ok.text();
+          await within(ok.text(), 5_000, "the body");
           assert.equal(server.accepted, 1);
         } finally {
           await client.close();
@@ -44,7 +44,7 @@ describe('redirect: "error"', () => {
     try {
       const response = await within(client.fetch(server.url), 5_000, "fetch");
       assert.equal(response.status, 302);
-      assert.equal(await response.text(), "no location");
+      assert.equal(await within(response.text(), 5_000, "the body"), "no location");
     } finally {
       await client.close();
       await server.close();
@@ -73,7 +73,7 @@ describe("Location", () => {
     const client = new Client();
     try {
       const response = await within(client.fetch(`${server.url}/dir/start`), 5_000, "fetch");
-      assert.equal(await response.text(), "ok");
+      assert.equal(await within(response.text(), 5_000, "the body"), "ok");
       // Relative to /dir/, percent-encoded once (not the latin1 reading "cafÃ©").
       assert.equal(targets[1], "/dir/caf%C3%A9/x?q=%C3%A9");
       assert.equal(response.url, `${server.url}/dir/caf%C3%A9/x?q=%C3%A9`);
@@ -102,7 +102,7 @@ describe("maxRedirects", () => {
     const client = new Client();
     try {
       const ok = await within(client.fetch(`${server.url}/20`), 5_000, "fetch");
-      assert.equal(await ok.text(), "0");
+      assert.equal(await within(ok.text(), 5_000, "the body"), "0");
       const error = await rejection(client.fetch(`${server.url}/21`));
       assert.equal((error.cause as WirefetchError).code, "ERR_TOO_MANY_REDIRECTS");
     } finally {
@@ -115,11 +115,11 @@ describe("maxRedirects", () => {
     const server = await chainServer();
     const client = new Client({ maxRedirects: 2 });
     try {
-      assert.equal(await (await client.fetch(`${server.url}/2`)).text(), "0");
+      assert.equal(await fetchText(client.fetch(`${server.url}/2`)), "0");
       const error = await rejection(client.fetch(`${server.url}/3`));
       assert.equal((error.cause as WirefetchError).code, "ERR_TOO_MANY_REDIRECTS");
-      const more = await client.fetch(`${server.url}/3`, { maxRedirects: 3 });
-      assert.equal(await more.text(), "0");
+      const more = await within(client.fetch(`${server.url}/3`, { maxRedirects: 3 }), 5_000, "3");
+      assert.equal(await within(more.text(), 5_000, "the body"), "0");
       const none = await rejection(client.fetch(`${server.url}/1`, { maxRedirects: 0 }));
       assert.equal((none.cause as WirefetchError).code, "ERR_TOO_MANY_REDIRECTS");
     } finally {
@@ -194,7 +194,7 @@ describe("Referer", () => {
     const servers = await twoOrigins();
     const client = new Client();
     try {
-      await (await client.fetch(`${servers.a}/x`)).text();
+      await fetchText(client.fetch(`${servers.a}/x`));
       assert.equal(servers.seen[0].referer, undefined);
     } finally {
       await client.close();
@@ -216,22 +216,21 @@ describe("Referer", () => {
       ];
       for (const [policy, expected] of cases) {
         servers.seen.length = 0;
-        await (await client.fetch(`${servers.a}/x`, { referrer, referrerPolicy: policy })).text();
+        await fetchText(client.fetch(`${servers.a}/x`, { referrer, referrerPolicy: policy }));
         assert.equal(servers.seen[0].referer, expected, `policy ${policy}`);
       }
       // Cross-origin after a redirect: the default policy sends only the origin to b, and the
       // referrer stays reduced for the rest of the chain (it is what was sent).
       servers.seen.length = 0;
       const to = encodeURIComponent(`${servers.b}/landing`);
-      await (await client.fetch(`${servers.a}/r?to=${to}`, { referrer })).text();
+      await fetchText(client.fetch(`${servers.a}/r?to=${to}`, { referrer }));
       assert.deepEqual(servers.seen.map((s) => s.referer), [
         `${servers.a}/page?secret=1`,
         `${servers.a}/`,
       ]);
       // A redirect's Referrer-Policy header applies to the next hop.
       servers.seen.length = 0;
-      await (await client.fetch(`${servers.a}/r?to=%2Fnext&policy=no-referrer`, { referrer }))
-        .text();
+      await fetchText(client.fetch(`${servers.a}/r?to=%2Fnext&policy=no-referrer`, { referrer }));
       assert.deepEqual(servers.seen.map((s) => s.referer), [
         `${servers.a}/page?secret=1`,
         undefined,
@@ -271,7 +270,7 @@ describe("Origin", () => {
     try {
       const hops = async (url: string, init: RequestInit = {}): Promise<(string | undefined)[]> => {
         servers.seen.length = 0;
-        await (await within(client.fetch(url, init), 5_000, "fetch")).text();
+        await fetchText(client.fetch(url, init));
         return servers.seen.map((s) => s.origin);
       };
       const toB = encodeURIComponent(`${servers.b}/landing`);
@@ -295,6 +294,12 @@ describe("Origin", () => {
         await hops(`${servers.a}/r?to=%2Fnext&status=302`, { method: "POST", body: "x" }),
         [servers.a, undefined],
       );
+      // mode "no-cors": a cross-origin request is opaque, not CORS: Origin only for non-GET.
+      assert.deepEqual(await hops(`${servers.b}/x`, { mode: "no-cors" }), [undefined]);
+      assert.deepEqual(
+        await hops(`${servers.b}/x`, { mode: "no-cors", method: "POST", body: "x" }),
+        [servers.a],
+      );
       // mode "same-origin" refuses another origin, first hop or after a redirect.
       for (const url of [`${servers.b}/x`, `${servers.a}/r?to=${toB}`]) {
         const error = await rejection(client.fetch(url, { mode: "same-origin" }));
@@ -302,7 +307,7 @@ describe("Origin", () => {
       }
       // The default referrer is the environment's URL ("client").
       servers.seen.length = 0;
-      await (await client.fetch(`${servers.a}/y`)).text();
+      await fetchText(client.fetch(`${servers.a}/y`));
       assert.equal(servers.seen[0].referer, `${servers.a}/page`);
     } finally {
       if (had) Object.defineProperty(globalThis, "location", had);

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
-import { rejection, runtime, within } from "./helpers.ts";
+import { fetchText, rejection, runtime, within } from "./helpers.ts";
 
 const nativeFetch = globalThis.fetch;
 
@@ -64,10 +64,10 @@ describe("fetched Response shape", () => {
       assert.equal(response.url, `${url}/path?q=1`);
       assert.equal(response.clone().type, "basic");
       assert.equal(response.clone().url, `${url}/path?q=1`);
-      await response.text();
-      const bare = await client.fetch(`${url}/x#`);
+      await within(response.text(), 5_000, "the body");
+      const bare = await within(client.fetch(`${url}/x#`), 5_000, "fetch");
       assert.equal(bare.url, `${url}/x`);
-      await bare.text();
+      await within(bare.text(), 5_000, "the body");
     });
   });
 
@@ -84,8 +84,8 @@ describe("fetched Response shape", () => {
       assert.throws(() => copy.headers.set("x-one", "2"), TypeError);
       assert.equal(copy.headers.get("x-one"), "1");
       // The Content-Type still drives blob() and json() as it does on native responses.
-      assert.match((await copy.blob()).type, /^application\/json/);
-      assert.deepEqual(await response.json(), { a: 1 });
+      assert.match((await within(copy.blob(), 5_000, "the body")).type, /^application\/json/);
+      assert.deepEqual(await within(response.json(), 5_000, "the body"), { a: 1 });
     });
   });
 
@@ -106,7 +106,7 @@ describe("fetched Response shape", () => {
     try {
       const streamed = await within(client.fetch(server.url), 5_000, "fetch");
       assert.throws(() => streamed.headers.set("a", "b"), TypeError);
-      assert.equal((await streamed.text()).length, big.length);
+      assert.equal((await within(streamed.text(), 5_000, "the body")).length, big.length);
       const empty = await within(client.fetch(`${server.url}/empty`), 5_000, "fetch");
       assert.throws(() => empty.headers.set("a", "b"), TypeError);
       assert.equal(empty.body, null);
@@ -213,7 +213,7 @@ describe("abort after the response", () => {
       const signal = new CountingSignal();
       const init = { signal: signal as unknown as AbortSignal };
       for (let i = 0; i < 20; i++) {
-        await (await within(client.fetch(url, init), 5_000, "fetch")).text();
+        await fetchText(client.fetch(url, init));
       }
       // Each read response still listens (an abort would fail its body methods)...
       assert.equal(signal.listeners, 20);

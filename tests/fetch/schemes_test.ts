@@ -32,8 +32,12 @@ describe("data: URLs", () => {
       assert.equal(response.url, "data:text/plain;charset=utf-8,h%C3%A9llo");
       assert.equal(response.headers.get("content-type"), "text/plain;charset=utf-8");
       assert.throws(() => response.headers.set("x", "y"), TypeError);
-      assert.equal(await response.text(), "héllo");
-      const base64 = await client.fetch("data:application/octet-stream;base64,AAEC/w==");
+      assert.equal(await within(response.text(), 5_000, "the body"), "héllo");
+      const base64 = await within(
+        client.fetch("data:application/octet-stream;base64,AAEC/w=="),
+        5_000,
+        "fetch",
+      );
       assert.deepEqual(new Uint8Array(await base64.arrayBuffer()), new Uint8Array([0, 1, 2, 255]));
       assert.deepEqual(client.stats().origins, {});
       assert.deepEqual(events, []);
@@ -58,7 +62,7 @@ describe("data: URLs", () => {
     install(client);
     try {
       const response = await within(globalThis.fetch("data:,installed"), 5_000, "fetch");
-      assert.equal(await response.text(), "installed");
+      assert.equal(await within(response.text(), 5_000, "the body"), "installed");
       assert.deepEqual(client.stats().origins, {});
     } finally {
       uninstall();
@@ -75,7 +79,7 @@ describe("blob: URLs", () => {
       const response = await within(client.fetch(url), 5_000, "fetch");
       assert.equal(response.status, 200);
       assert.equal(response.headers.get("content-type"), "text/x-blob");
-      assert.equal(await response.text(), "blobby");
+      assert.equal(await within(response.text(), 5_000, "the body"), "blobby");
     } finally {
       URL.revokeObjectURL(url);
       await client.close();
@@ -94,7 +98,10 @@ describe("file: URLs", () => {
         assert.equal(error.message, "fetch failed");
       } else {
         const response = await within(client.fetch(url), 5_000, "fetch");
-        assert.match(await response.text(), /^-----BEGIN CERTIFICATE-----/);
+        assert.match(
+          await within(response.text(), 5_000, "the body"),
+          /^-----BEGIN CERTIFICATE-----/,
+        );
         assert.equal(response.url, url.href);
         assert.ok(fileURLToPath(url).endsWith("ca.pem"));
       }

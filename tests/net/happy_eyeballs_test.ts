@@ -45,22 +45,32 @@ describe("happy eyeballs", () => {
   it("abandons a slower attempt once one has connected", async () => {
     const closed: string[] = [];
     let loserVerdict: boolean | undefined;
+    // The IPv6 attempt reaches TCP only after the IPv4 one has: ordered by a promise, not by
+    // timer lengths, which a loaded machine can reorder.
+    let v4Connected!: () => void;
+    const afterV4 = new Promise<void>((r) => v4Connected = r);
+    let loserDone!: () => void;
+    const loserSettled = new Promise<void>((r) => loserDone = r);
     await race(
       [v6, v4],
       (address, onTcp) =>
         new Promise((resolve, reject) => {
-          const after = address === v6 ? 60 : 5;
-          setTimeout(() => {
+          const connect = () => {
             const go = onTcp();
-            if (address === v6) loserVerdict = go;
+            if (address === v6) {
+              loserVerdict = go;
+              loserDone();
+            } else v4Connected();
             if (go) resolve(fakeSocket(address.address, closed));
             else reject(new Error(ABANDONED));
-          }, after);
+          };
+          if (address === v6) afterV4.then(() => setTimeout(connect, 1));
+          else setTimeout(connect, 5);
         }),
       null,
       1,
     );
-    await new Promise((r) => setTimeout(r, 80));
+    await Promise.race([loserSettled, new Promise((r) => setTimeout(r, 5_000))]);
     assert.equal(loserVerdict, false);
   });
 
