@@ -175,6 +175,10 @@ class DenoSocket implements Socket {
 
   unref(): void {
     this.#conn.unref?.();
+    // The connection unrefs a socket going idle (or paused by a consumer that stopped reading),
+    // from inside onSocketData, before the loop issues its next read: make that read a small one,
+    // so a socket waiting in the pool after a bulk transfer does not pin the large buffer.
+    this.#large = null;
   }
 
   ref(): void {
