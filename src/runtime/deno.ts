@@ -175,10 +175,12 @@ class DenoSocket implements Socket {
 
   unref(): void {
     this.#conn.unref?.();
-    // The connection unrefs a socket going idle (or paused by a consumer that stopped reading),
-    // from inside onSocketData, before the loop issues its next read: make that read a small one,
-    // so a socket waiting in the pool after a bulk transfer does not pin the large buffer.
-    this.#large = null;
+    // The connection unrefs a socket going idle from inside onSocketData, before the loop issues
+    // its next read: make that read a small one, so a socket waiting in the pool after a bulk
+    // transfer does not pin the large buffer. A socket paused for backpressure (unref'd too)
+    // keeps it: its transfer goes on when the consumer reads, and a small first read would cost
+    // a syscall per pause.
+    if (!this.#paused) this.#large = null;
   }
 
   ref(): void {
