@@ -36,6 +36,7 @@ export {
   Client,
   type ClientOptions,
   type ClientStats,
+  type CloseOptions,
   defaultClient,
   type FetchFunction,
   type FetchInit,
@@ -45,6 +46,7 @@ export type { PoolStats } from "./src/pool/origin_pool.ts";
 export { WirefetchError, type WirefetchErrorCode } from "./src/errors.ts";
 export {
   BodyLeakEvent,
+  BodyReclaimEvent,
   ConnCloseEvent,
   ConnectDoneEvent,
   ConnectStartEvent,

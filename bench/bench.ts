@@ -49,6 +49,7 @@ const HELP =
 
 modes:
 ${MODES.map((m) => `  ${(m.flag || "(default)").padEnd(18)} ${m.summary}`).join("\n")}
+  --coding, --tiny-chunks, --forgotten   body modes (bench/body_bench.ts; they combine)
 
 options:
   --nginx              start nginx (bench/nginx.conf) on a free loopback port and use it
@@ -206,6 +207,12 @@ async function main(): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(HELP);
     return 0;
+  }
+  // Body modes (bench/body_bench.ts) have their own server and candidates, and flags combine.
+  const bodyModes = ["--coding", "--tiny-chunks", "--forgotten"];
+  if (bodyModes.some((flag) => argv.includes(flag))) {
+    const { runBodyBench } = await import("./body_bench.ts");
+    return await runBodyBench(new Set(argv), nativeFetch);
   }
   const mode = pickMode();
   const settings: RunSettings = {

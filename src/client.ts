@@ -9,7 +9,13 @@ import { type ConnectionSubject, FetchTask } from "./exchange.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
-import { BodyLeakEvent, ConnCloseEvent, PhaseEvent, type TraceSubject } from "./trace/events.ts";
+import {
+  BodyLeakEvent,
+  BodyReclaimEvent,
+  ConnCloseEvent,
+  PhaseEvent,
+  type TraceSubject,
+} from "./trace/events.ts";
 import { warnings } from "./tcp_info/warnings.ts";
 import { OriginPool, type PoolSettings, type PoolStats } from "./pool/origin_pool.ts";
 import { checkMaxRedirects, toRequestSpec } from "./request.ts";
@@ -99,11 +105,43 @@ export interface ClientOptions {
    */
   dnsTtl?: number;
   /**
+   * Undo content codings (gzip, deflate, br, and zstd where the runtime has it) and send a
+   * default `Accept-Encoding`, as the runtime's own fetch does. Default true; false hands out the
+   * bytes as the server sent them and sends no Accept-Encoding unless the request sets one. A
+   * request's own `decompress` overrides it.
+   */
+  decompress?: boolean;
+  /**
+   * Bytes the client may read into the memory of response bodies nobody reads, to free their
+   * connections for requests queued at `maxConnectionsPerHost`. Default 64 MiB (0: never
+   * drain). A body that does not fit is not drained: its connection stops counting against the
+   * cap instead, and is closed when the body is collected. See "Forgotten bodies" in the README.
+   */
+  drainBudget?: number;
+  /**
+   * Milliseconds a body must sit unread (its stream full, the socket paused) while requests
+   * queue at the cap before its connection is reclaimed. Default 50: a reader that is merely
+   * slow loses nothing (its bytes wait in memory), and forgotten bodies stall the queue little.
+   */
+  drainDelay?: number;
+  /**
    * Most redirects a request follows before it fails with `ERR_TOO_MANY_REDIRECTS`. Default 20,
    * the Fetch standard's limit. A request's own `maxRedirects` overrides it.
    */
   maxRedirects?: number;
 }
+
+/** Options of {@linkcode Client.close}. */
+export interface CloseOptions {
+  /**
+   * Milliseconds to wait for requests in flight and unread bodies; then the client is destroyed
+   * ({@linkcode Client.destroy}). Default: no bound.
+   */
+  timeout?: number;
+}
+
+// How long `await using` waits for requests in flight before it destroys the client.
+const DISPOSE_TIMEOUT = 1000;
 
 /** Counts of a client's connections and queued requests. */
 export interface ClientStats {
@@ -119,12 +157,20 @@ export interface FetchInit extends RequestInit {
   client?: Client;
   /** Receives this request's trace events (in addition to the client's listeners). */
   trace?: EventTarget;
+  /** Overrides the client's `decompress` option for this request. */
+  decompress?: boolean;
   /** Most redirects to follow; default the client's `maxRedirects` (20). */
   maxRedirects?: number;
 }
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
 export type FetchFunction = (input: RequestInfo | URL, init?: FetchInit) => Promise<Response>;
+
+function flag(value: boolean | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${value}`);
+  return value;
+}
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -155,6 +201,8 @@ export class Client extends EventTarget {
   readonly fetch: FetchFunction;
   /** The User-Agent sent by default. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings by default (the `decompress` option). */
+  readonly decompress: boolean;
   #pools = new Map<string, OriginPool>();
   #settings: PoolSettings;
   #maxIdle: number;
@@ -205,6 +253,11 @@ export class Client extends EventTarget {
       queueTimeout: positive(options.queueTimeout, 30_000, "queueTimeout"),
       connectTimeout: positive(options.connectTimeout, 10_000, "connectTimeout"),
       limits,
+      drainBudget: {
+        limit: positive(options.drainBudget, 64 * 1024 * 1024, "drainBudget"),
+        used: 0,
+      },
+      drainDelay: positive(options.drainDelay, 50, "drainDelay"),
       dialer: new Dialer(
         defaultConnector(),
         new Resolver(options.lookup, positive(options.dnsTtl, 30_000, "dnsTtl")),
@@ -216,6 +269,7 @@ export class Client extends EventTarget {
       insecure: options.unsafelyIgnoreCertificateErrors === true,
     };
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
+    this.decompress = flag(options.decompress, true, "decompress");
     this.#maxRedirects = options.maxRedirects === undefined
       ? 20
       : checkMaxRedirects(options.maxRedirects);
@@ -312,11 +366,12 @@ export class Client extends EventTarget {
           init,
         );
       }
+      const decompress = flag(init?.decompress, this.decompress, "decompress");
       const trace = init?.trace ?? null;
       if (spec instanceof Promise) {
-        return spec.then((s) => new FetchTask(this, s, trace).promise);
+        return spec.then((s) => new FetchTask(this, s, trace, decompress).promise);
       }
-      return new FetchTask(this, spec, trace).promise;
+      return new FetchTask(this, spec, trace, decompress).promise;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -400,6 +455,18 @@ export class Client extends EventTarget {
   }
 
   /** @internal */
+  onBodyReclaimed(connection: Connection, action: "drain" | "detach"): void {
+    const subject = connection.subject as ConnectionSubject | null;
+    const trace = subject?.trace ?? null;
+    if (trace === null && !this.listens("bodyreclaim")) return;
+    const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
+    const budget = this.#settings.drainBudget;
+    const event = new BodyReclaimEvent(about, connection.id, action, budget.used, budget.limit);
+    this.dispatchTrace(event);
+    trace?.dispatchEvent(event);
+  }
+
+  /** @internal */
   onBodyLeak(subject: TraceSubject, connection: Connection): void {
     const url = subject.url;
     this.dispatchEvent(new BodyLeakEvent(subject, connection.id));
@@ -454,22 +521,77 @@ export class Client extends EventTarget {
 
   /**
    * Closes gracefully: new requests reject with `ERR_CLIENT_CLOSED`, requests already made
-   * (queued or running) finish, then every connection is closed. Resolves when nothing is open.
+   * (queued or running) finish, then every connection is closed. Bodies nobody reads are
+   * drained into memory within `drainBudget` so their connections can close while the responses
+   * stay readable; a larger unread body keeps its connection until it is read, cancelled or
+   * collected. Resolves when nothing is open. With `timeout`, whatever is still open after
+   * that many milliseconds is destroyed ({@linkcode Client.destroy}), so the promise always
+   * settles.
    *
    * @example
    * ```ts
    * import { Client } from "@wirefetch/fetch";
    * const client = new Client();
-   * await client.close();
+   * await client.close({ timeout: 5000 });
    * ```
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
+    const timeout = positive(options.timeout, Infinity, "timeout");
     this.#closed = true;
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    const graceful = Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    if (timeout === Infinity) {
+      await graceful;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeout);
+    });
+    try {
+      if (await Promise.race([graceful.then(() => false), expired])) {
+        this.destroy(
+          new WirefetchError("ERR_CLIENT_DESTROYED", `close() timed out after ${timeout} ms`),
+        );
+        await graceful;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
-   * Closes the client at the end of an `await using` block.
+   * Ends everything now: queued requests and requests in flight reject, the bodies of
+   * responses already delivered but not read to the end error, dials are abandoned and every
+   * socket is closed; later requests reject with `ERR_CLIENT_CLOSED`. Each failure is a
+   * `TypeError` whose cause is a `WirefetchError` with code `ERR_CLIENT_DESTROYED` (and
+   * `reason` as its cause).
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * client.destroy(new Error("shutting down"));
+   * ```
+   */
+  destroy(reason?: unknown): void {
+    this.#closed = true;
+    const error = reason instanceof WirefetchError && reason.code === "ERR_CLIENT_DESTROYED"
+      ? reason
+      : new WirefetchError(
+        "ERR_CLIENT_DESTROYED",
+        reason === undefined
+          ? "the client was destroyed"
+          : `the client was destroyed: ${(reason as Error)?.message ?? String(reason)}`,
+        reason === undefined ? undefined : { cause: reason },
+      );
+    for (const pool of this.#pools.values()) pool.destroy(error);
+  }
+
+  /**
+   * Closes the client at the end of an `await using` block: as `close({ timeout: 1000 })`.
+   * Requests still running a second later are destroyed, so leaving the block never hangs;
+   * unread bodies are first drained into memory within `drainBudget` (they stay readable), and
+   * those that do not fit error with `ERR_CLIENT_DESTROYED` once the second is up.
    *
    * @example
    * ```ts
@@ -480,7 +602,7 @@ export class Client extends EventTarget {
    * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+    return this.close({ timeout: DISPOSE_TIMEOUT });
   }
 }
 

@@ -32,6 +32,9 @@
  * - `ERR_INTEGRITY`: the body does not match the request's `integrity` metadata (Subresource
  *   Integrity).
  * - `ERR_SOCKET`: any other socket failure; `cause` holds the runtime's error.
+ * - `ERR_CONTENT_DECODING`: the body's content coding could not be undone (corrupt or truncated
+ *   compressed data, or more than 5 stacked codings).
+ * - `ERR_CLIENT_DESTROYED`: `client.destroy()` ended the request.
  */
 export type WirefetchErrorCode =
   | "ERR_CONNECTION_REFUSED"
@@ -52,7 +55,9 @@ export type WirefetchErrorCode =
   | "ERR_SCHEME"
   | "ERR_MODE"
   | "ERR_INTEGRITY"
-  | "ERR_SOCKET";
+  | "ERR_SOCKET"
+  | "ERR_CONTENT_DECODING"
+  | "ERR_CLIENT_DESTROYED";
 
 /**
  * A failure with a stable {@linkcode WirefetchErrorCode}.

@@ -20,7 +20,9 @@ import { encodeRequestHead, RequestHeadCache } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
+import { releaseDrained } from "./pool/drain.ts";
 import { concat, findHeader, type RequestSpec } from "./request.ts";
+import { defaultAcceptEncoding } from "./body/content_coding.ts";
 import {
   ABORT,
   type BodyOwner,
@@ -65,6 +67,8 @@ export interface ClientContext {
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
   readonly userAgent: string | null;
+  /** Whether requests decode content codings (and send Accept-Encoding) unless told otherwise. */
+  readonly decompress: boolean;
   /** The pool for a URL's origin. */
   poolFor(url: URL): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
@@ -189,10 +193,12 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
   record.context.onBodyLeak(record.subject, connection);
 });
 
-// Heads of plain GETs (nothing of the caller's but the URL), whose bytes depend only on the URL
-// and the User-Agent (a NUL, which no header value can hold, stands for none): repeated requests
-// for a URL reuse them.
+// Heads of plain GETs (nothing of the caller's but the URL), whose bytes depend only on the URL,
+// the User-Agent (a NUL, which no header value can hold, stands for none) and whether
+// Accept-Encoding is sent (one cache each): repeated requests for a URL reuse them.
 const headCache = new RequestHeadCache();
+// The same for requests that send no Accept-Encoding (the `decompress: false` option).
+const headCacheNoCoding = new RequestHeadCache();
 
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
@@ -202,8 +208,9 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
   const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
     spec.host === null && !spec.closeAfter && spec.casing === null && task.referer === null &&
     task.origin === null;
+  const cache = task.decompress ? headCache : headCacheNoCoding;
   if (cacheable) {
-    const hit = headCache.get(userAgent ?? "\0", url.href);
+    const hit = cache.get(userAgent ?? "\0", url.href);
     if (hit !== undefined) {
       task.headerList = hit.headers;
       return hit.head;
@@ -223,6 +230,14 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
   if (findHeader(user, "accept") < 0) list.push("accept", "*/*");
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
     list.push("user-agent", userAgent);
+  }
+  if (task.decompress && findHeader(user, "accept-encoding") < 0) {
+    // Fetch §4.5 step 8.16-17: a Range request asks for identity (byte ranges of a coded body
+    // would not decode); otherwise the codings we can undo.
+    list.push(
+      "accept-encoding",
+      findHeader(user, "range") >= 0 ? "identity" : defaultAcceptEncoding,
+    );
   }
   // HTTP-network-or-cache fetch: Referer when the request's referrer is a URL, Origin as §3.1
   // says. A value the caller set is kept.
@@ -252,7 +267,7 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     ? "?"
     : "";
   const head = encodeRequestHead(spec.method, url.pathname + search, list);
-  if (cacheable) headCache.set(userAgent ?? "\0", url.href, head, list);
+  if (cacheable) cache.set(userAgent ?? "\0", url.href, head, list);
   return head;
 }
 
@@ -297,6 +312,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * `marks.start` serves as the time it was got (no queueing happened).
    */
   starting = false;
+  /** Content codings are decoded and Accept-Encoding sent (the `decompress` option). */
+  readonly decompress: boolean;
   /** The Referer of the current hop, or null. */
   referer: string | null = null;
   /** The Origin of the current hop, or null. */
@@ -317,10 +334,16 @@ export class FetchTask implements EventListenerObject, TraceSubject {
    * const task = new FetchTask(client, spec);
    * ```
    */
-  constructor(context: ClientContext, spec: RequestSpec, trace: EventTarget | null) {
+  constructor(
+    context: ClientContext,
+    spec: RequestSpec,
+    trace: EventTarget | null,
+    decompress: boolean = context.decompress,
+  ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
+    this.decompress = decompress;
     const origin = environmentOrigin();
     if (origin !== null) {
       this.originState = { origin, mode: spec.mode, tainting: "basic", taintedOrigin: false };
@@ -975,7 +998,14 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }, this);
     let response: Response;
     try {
-      response = makeResponse(head, stream, task.responseUrl, task.redirects > 0, task.marks);
+      response = makeResponse(
+        head,
+        stream,
+        task.responseUrl,
+        task.redirects > 0,
+        task.marks,
+        task.decompress,
+      );
     } catch (error) {
       this.#protocolFailure(error);
       return;
@@ -1015,10 +1045,19 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.#pending = null;
       let response: Response;
       try {
-        response = makeResponse(head, body, task.responseUrl, task.redirects > 0, task.marks);
+        response = makeResponse(
+          head,
+          body,
+          task.responseUrl,
+          task.redirects > 0,
+          task.marks,
+          task.decompress,
+        );
       } catch (error) {
         task.fail(
-          new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+          error instanceof WirefetchError
+            ? error
+            : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
         );
         return;
       }
@@ -1067,10 +1106,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   // BodyOwner
 
   onBodyPull(): void {
-    this.connection?.resumeBody();
+    // Reading again: bytes drained into this body while it was forgotten are being consumed.
+    releaseDrained(this);
+    this.connection?.resumeBody(this);
   }
 
   onBodyCancel(reason: unknown): void {
+    releaseDrained(this);
     if (this.#over) return;
     this.#over = true;
     leakRegistry.unregister(this);
@@ -1095,7 +1137,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     leakRegistry.unregister(this);
     this.connection?.abort("not-reusable");
     this.task.fail(
-      new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
+      error instanceof WirefetchError
+        ? error
+        : new WirefetchError("ERR_PROTOCOL", (error as Error).message, { cause: error }),
     );
   }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { contentCodings, decodeBody } from "./body/content_coding.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import { TIMING_MARKS, type TimingMarks } from "./trace/timings.ts";
 
@@ -194,38 +195,6 @@ if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
 }
 
 /**
- * The body with its content coding removed, as the Fetch standard requires of fetch: gzip and
- * deflate through the runtime's DecompressionStream. Other codings (br, zstd, or several
- * stacked) are passed through undecoded, with their Content-Encoding header intact. A corrupt or
- * truncated compressed body errors the stream.
- */
-function decoded(
-  head: ResponseHead,
-  body: Uint8Array | ReadableStream<Uint8Array>,
-): Uint8Array | ReadableStream<Uint8Array> {
-  const list = head.headers;
-  let coding: string | null = null;
-  for (let i = 0; i < list.length; i += 2) {
-    if (list[i] === "content-encoding") {
-      if (coding !== null) return body; // Stacked codings: leave them to the caller.
-      coding = list[i + 1].trim().toLowerCase();
-    }
-  }
-  if (coding === null) return body;
-  const format: CompressionFormat | null = coding === "gzip" || coding === "x-gzip"
-    ? "gzip"
-    : coding === "deflate"
-    ? "deflate"
-    : null;
-  if (format === null) return body;
-  if (body instanceof Uint8Array && body.length === 0) return body;
-  const source = body instanceof Uint8Array ? new Response(body as BodyInit).body! : body;
-  return source.pipeThrough(
-    new DecompressionStream(format) as ReadableWritablePair<Uint8Array, Uint8Array>,
-  );
-}
-
-/**
  * A URL's serialization without its fragment: what `response.url` reports (Fetch §4.1 main
  * fetch, step 15, and the Response's url getter exclude the fragment).
  *
@@ -260,8 +229,14 @@ export function makeResponse(
   url: string,
   redirected: boolean,
   marks: TimingMarks | null = null,
+  decompress = true,
 ): Response {
-  if (body !== null) body = decoded(head, body);
+  // Fetch §4.6 step 16 (HTTP-network fetch): content codings are undone for the caller, unless
+  // `decompress: false` asked for the bytes as sent.
+  if (body !== null && decompress && !isNullBodyStatus(head.status)) {
+    const codings = contentCodings(head.headers);
+    if (codings !== null) body = decodeBody(codings, body);
+  }
   const init: ResponseInit = { status: head.status, statusText: head.statusText };
   if (isNullBodyStatus(head.status)) body = null;
   const list = head.headers;

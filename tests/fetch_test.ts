@@ -91,6 +91,30 @@ describe("fetch requests", () => {
     }
   });
 
+  it("sends Accept-Encoding by each request's decompress setting when heads are reused", async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(req.headers["accept-encoding"] === undefined ? "none" : "sent");
+      res.end("ok");
+    });
+    try {
+      const decoding = new Client();
+      const raw = new Client({ decompress: false });
+      try {
+        for (let i = 0; i < 2; i++) {
+          await (await decoding.fetch(`${server.url}/same`)).arrayBuffer();
+          await (await raw.fetch(`${server.url}/same`)).arrayBuffer();
+          await (await decoding.fetch(`${server.url}/same`, { decompress: false })).arrayBuffer();
+        }
+      } finally {
+        await Promise.all([decoding.close(), raw.close()]);
+      }
+      assert.deepEqual(seen, ["sent", "none", "none", "sent", "none", "none"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   for (
     const [name, body, type, expected] of [
       ["string", "héllo", "text/plain;charset=UTF-8", "héllo"],
@@ -658,7 +682,7 @@ describe("content coding", () => {
         const request = await readRequest(socket);
         socket.write(
           request.target === "/br"
-            ? "HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 3\r\n\r\nabc"
+            ? "HTTP/1.1 200 OK\r\ncontent-encoding: x-custom\r\ncontent-length: 3\r\n\r\nabc"
             : "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 9\r\n\r\nnot gzip!",
         );
       }

@@ -41,10 +41,10 @@ export interface FramingDecision {
  * 2. `Transfer-Encoding` wins over `Content-Length` (rule 3). When both are present the message
  *    may be a request-smuggling or response-splitting attempt, so the connection is never reused
  *    (`keepAlive` false). An HTTP/1.0 response with `Transfer-Encoding` has faulty framing (§6.1)
- *    and is rejected. `chunked` must be the final coding and appear once (§6.1); codings other
- *    than `chunked` and `identity` are rejected, because wirefetch does not decode them and will
- *    not hand coded bytes to callers as if they were the content. Codings without `chunked`
- *    (only `identity`) mean a close-delimited body (rule 4).
+ *    and is rejected. When `chunked` is the final coding it delimits the body; it must appear
+ *    once, and codings before it other than `identity` are rejected, because wirefetch does not
+ *    decode them. When the final coding is anything else, known or unknown, the body runs until
+ *    the server closes the connection (rule 4), and the connection is not reused.
  * 3. `Content-Length` must be `1*DIGIT`; repeated fields or a comma list of identical values are
  *    accepted as one value, different values are rejected (rule 5, RFC 9110 §8.6). It is checked
  *    on every response, so a malformed one fails even on a HEAD response.
@@ -228,13 +228,17 @@ export function parseContentLength(value: string, previous: number): number {
 }
 
 /**
- * Checks the transfer codings of all Transfer-Encoding fields, in order (RFC 9112 §6.1).
- * Returns true when `chunked` is the final coding, false when only `identity` codings are
- * listed; throws for everything wirefetch cannot or must not decode.
+ * Checks the transfer codings of all Transfer-Encoding fields, in order (RFC 9112 §6.1), and
+ * returns true when `chunked` is the final one (the body is chunked), false when it is not (RFC
+ * 9112 §6.3 rule 4: the body then runs until the server closes, whatever the codings are, known
+ * or not, such as a misspelt "chunked"). Throws for an empty field, for `chunked` applied twice,
+ * and for a final `chunked` after codings other than `identity`, which wirefetch would have to
+ * decode and will not hand over as if they were the content.
  */
 function transferCodings(headers: readonly string[]): boolean {
-  let chunked = false;
+  let chunked = 0;
   let chunkedLast = false;
+  let other: string | null = null;
   let any = false;
   for (let h = 0; h < headers.length; h += 2) {
     if (headers[h] !== "transfer-encoding") continue;
@@ -266,38 +270,36 @@ function transferCodings(headers: readonly string[]): boolean {
       }
       any = true;
       if (equalsLower(value, start, end, "chunked")) {
-        if (chunked) {
-          // RFC 9112 §6.1: a sender must not apply chunked more than once.
-          throw new WirefetchError(
-            "ERR_PROTOCOL",
-            "chunked transfer-coding applied more than once (RFC 9112 §6.1)",
-          );
-        }
-        chunked = true;
+        chunked++;
         chunkedLast = true;
-      } else if (equalsLower(value, start, end, "identity")) {
-        // RFC 2616 §3.6 identity: no transformation, so nothing to decode; it still makes a
-        // preceding chunked non-final.
-        chunkedLast = false;
       } else {
-        throw new WirefetchError(
-          "ERR_PROTOCOL",
-          `unsupported transfer-coding ${quote(value.slice(start, end))} (RFC 9112 §6.1)`,
-        );
+        chunkedLast = false;
+        // RFC 2616 §3.6 identity: no transformation, so nothing to decode.
+        if (other === null && !equalsLower(value, start, end, "identity")) {
+          other = value.slice(start, end);
+        }
       }
     }
   }
   if (!any) {
     throw new WirefetchError("ERR_PROTOCOL", "empty Transfer-Encoding (RFC 9112 §6.1)");
   }
-  if (chunked && !chunkedLast) {
-    // RFC 9112 §6.1: chunked must be the final coding, or the body cannot be delimited.
+  // RFC 9112 §6.3 rule 4: without a final chunked the body is close-delimited.
+  if (!chunkedLast) return false;
+  if (chunked > 1) {
+    // RFC 9112 §6.1: a sender must not apply chunked more than once.
     throw new WirefetchError(
       "ERR_PROTOCOL",
-      "chunked is not the final transfer-coding (RFC 9112 §6.1)",
+      "chunked transfer-coding applied more than once (RFC 9112 §6.1)",
     );
   }
-  return chunked;
+  if (other !== null) {
+    throw new WirefetchError(
+      "ERR_PROTOCOL",
+      `unsupported transfer-coding ${quote(other)} before chunked (RFC 9112 §6.1)`,
+    );
+  }
+  return true;
 }
 
 /** True if the comma list `value` has an element equal to `token` (lowercase) ignoring case. */

@@ -96,6 +96,12 @@ const COMPLETE = 14;
  */
 const MAX_CHUNK_LINE = 4096;
 
+/**
+ * Chunk data pieces shorter than this are collected and delivered once per `execute` call;
+ * longer ones are handed over as views, uncopied.
+ */
+const COALESCE_BELOW = 8192;
+
 /** Shared empty trailer list, frozen so no holder can change it for the others. */
 const NO_TRAILERS: string[] = Object.freeze([]) as unknown as string[];
 
@@ -465,6 +471,11 @@ export class ResponseParser {
   #contentLength = -1;
   #chunkLine = 0;
   #bodyBytes = 0;
+  /** Small chunk data awaiting delivery at the end of `execute` (see {@linkcode #coalesce}). */
+  #pendingStart = -1;
+  #pendingEnd = -1;
+  #pendingCopy: Uint8Array | null = null;
+  #pendingLength = 0;
 
   /**
    * Creates a parser; call {@linkcode ResponseParser.start} before each response.
@@ -605,6 +616,8 @@ export class ResponseParser {
     this.#contentLength = -1;
     this.#chunkLine = 0;
     this.#bodyBytes = 0;
+    this.#pendingStart = -1;
+    this.#pendingCopy = null;
   }
 
   /**
@@ -635,8 +648,12 @@ export class ResponseParser {
       switch (this.#state) {
         case STATUS_LINE:
         case HEADERS:
-        case TRAILERS:
           pos = this.#lines(chunk, pos);
+          break;
+        case TRAILERS:
+          pos = this.#pendingStart === -1
+            ? this.#lines(chunk, pos)
+            : this.#framingAfterData(chunk, pos);
           break;
         case BODY_LENGTH:
         case CHUNK_DATA: {
@@ -645,7 +662,14 @@ export class ResponseParser {
           const n = end - pos;
           this.#remaining = remaining - n;
           this.#bodyBytes += n;
+          if (this.#state === CHUNK_DATA && n < COALESCE_BELOW) {
+            if (remaining === n) this.#state = CHUNK_DATA_CR;
+            this.#coalesce(chunk, pos, end);
+            pos = end;
+            break;
+          }
           if (remaining === n) this.#state = this.#state === BODY_LENGTH ? COMPLETE : CHUNK_DATA_CR;
+          if (this.#pendingStart !== -1) this.#flushPending(chunk);
           // A view, not a copy; the whole chunk as is when it is all body (no subarray object).
           this.#handler.onBody(pos === 0 && end === length ? chunk : chunk.subarray(pos, end));
           pos = end;
@@ -659,12 +683,72 @@ export class ResponseParser {
           break;
         case COMPLETE:
           // RFC 9112 §9.3.1: the rest is not part of this response; the caller decides.
+          if (this.#pendingStart !== -1) this.#flushPending(chunk);
           return pos;
         default:
-          pos = this.#chunkFraming(chunk, pos);
+          // Through a try, as #chunkFraming may collect small chunks (once per read for tiny
+          // chunks, once per chunk for large ones).
+          pos = this.#framingAfterData(chunk, pos);
       }
     }
+    if (this.#pendingStart !== -1) this.#flushPending(chunk);
     return pos;
+  }
+
+  /**
+   * Collects the data of a small chunk (RFC 9112 §7.1) for one `onBody` per `execute`: a body
+   * of many tiny chunks then reaches the consumer as one piece per socket read, not one per
+   * chunk (a stream chunk costs far more than copying a few bytes). The first piece is kept as
+   * offsets; from the second on, pieces are copied into one buffer.
+   */
+  #coalesce(chunk: Uint8Array, start: number, end: number): void {
+    const first = this.#pendingStart;
+    if (first === -1) {
+      this.#pendingStart = start;
+      this.#pendingEnd = end;
+      return;
+    }
+    let buffer = this.#pendingCopy;
+    if (buffer === null) {
+      // Every later body byte of this read fits: it comes from the rest of `chunk`.
+      const firstLength = this.#pendingEnd - first;
+      buffer = this.#pendingCopy = new Uint8Array(firstLength + chunk.length - start);
+      buffer.set(chunk.subarray(first, this.#pendingEnd));
+      this.#pendingLength = firstLength;
+    }
+    let at = this.#pendingLength;
+    if (end - start <= 64) {
+      // A few bytes: a loop beats creating a subarray to copy from.
+      for (let i = start; i < end; i++) buffer[at++] = chunk[i];
+    } else {
+      buffer.set(chunk.subarray(start, end), at);
+      at += end - start;
+    }
+    this.#pendingLength = at;
+  }
+
+  /**
+   * Chunk framing or trailers after collected data: the data is delivered before a framing
+   * error is thrown, as it would have been had the bytes come in separate reads.
+   */
+  #framingAfterData(chunk: Uint8Array, pos: number): number {
+    try {
+      return this.#state === TRAILERS ? this.#lines(chunk, pos) : this.#chunkFraming(chunk, pos);
+    } catch (error) {
+      if (this.#pendingStart !== -1) this.#flushPending(chunk);
+      throw error;
+    }
+  }
+
+  /** Delivers the small chunks collected by {@linkcode #coalesce} as one piece. */
+  #flushPending(chunk: Uint8Array): void {
+    const buffer = this.#pendingCopy;
+    const piece = buffer === null
+      ? chunk.subarray(this.#pendingStart, this.#pendingEnd)
+      : buffer.subarray(0, this.#pendingLength);
+    this.#pendingStart = -1;
+    this.#pendingCopy = null;
+    this.#handler.onBody(piece);
   }
 
   /**
@@ -745,6 +829,11 @@ export class ResponseParser {
       const state = this.#state;
       if (state !== STATUS_LINE && state !== HEADERS && state !== TRAILERS) return pos;
       if (state === STATUS_LINE) {
+        const c = chunk[pos];
+        if (c === 0x0d || c === 0x0a) {
+          pos = this.#skipEmptyLines(chunk, pos);
+          continue;
+        }
         // A head starts in this chunk: defer its strings, hoping it also ends here.
         this.#headStart = pos;
         this.#spanCount = 0;
@@ -764,6 +853,20 @@ export class ResponseParser {
       pos = next;
     }
     if (this.#headStart !== -1) this.#buildDeferred(chunk, -1);
+    return pos;
+  }
+
+  /**
+   * RFC 9112 §2.2: a recipient should ignore empty lines (CRLF) before the status line, as
+   * llhttp does; some servers send one after a body or between a 1xx and the final response.
+   * They count towards the head's size limit, so an endless stream of them still ends.
+   */
+  #skipEmptyLines(chunk: Uint8Array, pos: number): number {
+    const start = pos;
+    const length = chunk.length;
+    while (pos < length && (chunk[pos] === 0x0d || chunk[pos] === 0x0a)) pos++;
+    this.#sectionSize += pos - start;
+    if (this.#sectionSize > this.#maxHeaderSize) throw this.#tooLarge();
     return pos;
   }
 
@@ -1040,8 +1143,14 @@ export class ResponseParser {
           // chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1), and chunk-ext allows BWS
           // before ";" (RFC 9112 §7.1.1).
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
-          else if (c === 0x3b) state = CHUNK_EXT;
+          else if (c === 0x0a) {
+            if (this.#takeSmallChunk(chunk, pos, size)) {
+              pos += size;
+              state = CHUNK_DATA_CR;
+              continue;
+            }
+            return this.#chunkSizeDone(pos, size);
+          } else if (c === 0x3b) state = CHUNK_EXT;
           else if (c === 0x20 || c === 0x09) state = CHUNK_SIZE_BWS;
           else throw protocolError("invalid chunk size (RFC 9112 §7.1)");
           break;
@@ -1065,8 +1174,14 @@ export class ResponseParser {
         case CHUNK_EXT:
           // Extensions are ignored (RFC 9112 §7.1.1), but may not smuggle CTLs or bare CRs.
           if (c === 0x0d) state = CHUNK_SIZE_LF;
-          else if (c === 0x0a) return this.#chunkSizeDone(pos, size);
-          else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+          else if (c === 0x0a) {
+            if (this.#takeSmallChunk(chunk, pos, size)) {
+              pos += size;
+              state = CHUNK_DATA_CR;
+              continue;
+            }
+            return this.#chunkSizeDone(pos, size);
+          } else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
             throw protocolError(
               `invalid character 0x${c.toString(16).padStart(2, "0")} in chunk extension`,
             );
@@ -1074,6 +1189,11 @@ export class ResponseParser {
           break;
         case CHUNK_SIZE_LF:
           if (c !== 0x0a) throw protocolError("bare CR in chunk size line (RFC 9112 §2.2)");
+          if (this.#takeSmallChunk(chunk, pos, size)) {
+            pos += size;
+            state = CHUNK_DATA_CR;
+            continue;
+          }
           return this.#chunkSizeDone(pos, size);
         case CHUNK_DATA_CR:
           // RFC 9112 §7.1: chunk-data is followed by CRLF (a bare LF per §2.2); anything else
@@ -1096,6 +1216,17 @@ export class ResponseParser {
     this.#remaining = size;
     this.#chunkLine = line;
     return pos;
+  }
+
+  /**
+   * A small chunk whose data is all in `chunk` from `pos`: collected (see {@linkcode #coalesce})
+   * without leaving the framing loop. Returns false when the data must go through `execute`.
+   */
+  #takeSmallChunk(chunk: Uint8Array, pos: number, size: number): boolean {
+    if (size === 0 || size >= COALESCE_BELOW || chunk.length - pos < size) return false;
+    this.#bodyBytes += size;
+    this.#coalesce(chunk, pos, pos + size);
+    return true;
   }
 
   /** The chunk-size line ended at `pos`: go to its data, or to the trailers after `0`. */

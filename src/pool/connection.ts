@@ -28,6 +28,7 @@ import { clearUnrefTimeout, setUnrefTimeout, type TimerHandle } from "../runtime
 import type { ConnectionHandle, ConnectionStats } from "./connection_info.ts";
 import { tcpInfo } from "../tcp_info/tcp_info.ts";
 import type { TcpInfo } from "../tcp_info/types.ts";
+import { type DrainBudget, type DrainRecord, trackDrain } from "./drain.ts";
 
 /** The states of a connection; `connecting` is counted by the pool while a dial runs. */
 export type ConnectionState = "connecting" | "idle" | "sending" | "receiving" | "closed";
@@ -102,6 +103,11 @@ export interface ConnectionOwner {
   onConnectionReusable(connection: Connection): void;
   /** The connection closed for good. */
   onConnectionClosed(connection: Connection): void;
+  /**
+   * The connection is held by a body nobody reads and could not be drained within the budget:
+   * it should stop counting against the connection cap (see {@linkcode Connection.reclaim}).
+   */
+  onConnectionDetached?(connection: Connection): void;
 }
 
 /** The timeouts and limits a connection enforces, shared by all connections of a client. */
@@ -129,6 +135,38 @@ const EXPECT_CONTINUE_TIMEOUT = 1000;
 // Requests whose head and body together stay below this size go out in one write (one packet
 // on loopback and usually on the wire); bigger bodies are written separately to avoid a copy.
 const COALESCE_LIMIT = 65536;
+
+// Request body chunks below a quarter of this are batched into writes of up to this size.
+const WRITE_BATCH = 64 * 1024;
+
+const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+const setImmediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })
+  .setImmediate ?? ((callback: () => void) => setTimeout(callback, 0));
+let lastYield = 0;
+
+/**
+ * Lets the event loop poll I/O before the next request body batch. Node's and Bun's
+ * `setImmediate` does that; Deno's runs before I/O is polled, so there only a timer does, and a
+ * timer costs a millisecond or more: Deno yields at most every 5 ms of sending.
+ */
+function yieldToEventLoop(): Promise<void> | null {
+  if (!isDeno) return new Promise((resolve) => setImmediate(resolve));
+  const now = performance.now();
+  if (now - lastYield < 5) return null;
+  lastYield = now;
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Whether `promise` is already settled, known after one microtask: a chunk already queued in a
+ * stream settles its read at once, so its reaction runs before ours.
+ */
+async function settlesNow(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  await null;
+  return settled;
+}
 
 /**
  * An HTTP/1.1 connection over one socket.
@@ -170,6 +208,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
   closeInfo: TcpInfo | undefined = undefined;
   /** When it closed (performance.now()), or -1. */
   closedAt = -1;
+  /** Since when the body has been paused because its consumer does not read, or -1. */
+  pausedSince = -1;
+  /** The connection stopped counting against its pool's cap (its body was not drained). */
+  detached = false;
   /** Read and write timestamps, kept with the `tcpInfo` option (-1 until it happens). */
   firstReadAt = -1;
   lastReadAt = -1;
@@ -197,6 +239,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   #timer: TimerHandle | null = null;
   #timerAt = Infinity;
   #onTimerBound: () => void;
+  // Set while a paused body is drained into memory (reclaim): counts the bytes read meanwhile.
+  #drain: DrainRecord | null = null;
 
   /**
    * Wraps a connected socket.
@@ -261,6 +305,11 @@ export class Connection implements SocketListener, ResponseParserHandler {
   /** The exchange in progress, whether it is flowing or parked. */
   get exchange(): Exchange | null {
     return this.#exchange ?? this.#parked?.deref() ?? null;
+  }
+
+  /** True while an unread body is being drained into memory ({@linkcode Connection.reclaim}). */
+  get draining(): boolean {
+    return this.#drain !== null;
   }
 
   /** True once the connection closed (a getter, so checks after an await are not narrowed). */
@@ -379,13 +428,45 @@ export class Connection implements SocketListener, ResponseParserHandler {
         if (first !== null) await first;
       }
       let sent = 0;
+      // Small chunks are copied into one batch and sent together: one write (and, chunked, one
+      // HTTP chunk) per batch instead of per chunk. Larger chunks go out as they are.
+      let batch: Uint8Array | null = null;
+      let batched = 0;
+      const flush = async (): Promise<void> => {
+        const data = chunked ? encodeChunk(batch!.subarray(0, batched)) : batch!.slice(0, batched);
+        batched = 0;
+        this.bytesWritten += data.length;
+        if (this.#limits.tcpInfo) this.#noteWrite();
+        const pending = this.socket.write(data);
+        if (pending !== null) await pending;
+        // A socket that takes every write at once (Bun's on loopback; Deno's write ops complete
+        // without a turn of the event loop) never makes us wait, and a stream that always has a
+        // chunk ready would then keep the event loop to itself: let other work, an in-process
+        // server included, run between batches.
+        const turn = yieldToEventLoop();
+        if (turn !== null) await turn;
+        // Sending is progress: the head timeout counts from the last byte we sent.
+        if (this.exchange === exchange && !this.#parser.started) {
+          this.#setDeadline(performance.now() + this.#limits.headersTimeout);
+        }
+      };
       while (true) {
         if (this.exchange !== exchange || this.isClosed || this.#requestDone) {
           // The response finished early or the exchange died: stop reading the user's stream.
           reader.cancel().catch(() => {});
           return;
         }
-        const { done, value } = await reader.read();
+        const read = reader.read();
+        if (batched > 0 && !(await settlesNow(read))) {
+          // The producer is not keeping up: send what we have rather than wait with it.
+          await flush();
+          if (this.exchange !== exchange || this.isClosed) {
+            read.catch(() => {});
+            reader.cancel().catch(() => {});
+            return;
+          }
+        }
+        const { done, value } = await read;
         if (this.exchange !== exchange || this.isClosed) {
           reader.cancel().catch(() => {});
           return;
@@ -401,15 +482,30 @@ export class Connection implements SocketListener, ResponseParserHandler {
             `request body is longer than its Content-Length of ${exchange.bodyLength}`,
           );
         }
+        if (value.length < WRITE_BATCH / 4) {
+          batch ??= new Uint8Array(WRITE_BATCH);
+          if (batched + value.length > WRITE_BATCH) await flush();
+          batch.set(value, batched);
+          batched += value.length;
+          if (batched === WRITE_BATCH) await flush();
+          continue;
+        }
+        if (batched > 0) await flush();
         const data = chunked ? encodeChunk(value) : value;
         this.bytesWritten += data.length;
         if (this.#limits.tcpInfo) this.#noteWrite();
         const pending = this.socket.write(data);
         if (pending !== null) await pending;
+        const turn = yieldToEventLoop();
+        if (turn !== null) await turn;
         // Sending is progress: the head timeout counts from the last byte we sent.
         if (this.exchange === exchange && !this.#parser.started) {
           this.#setDeadline(performance.now() + this.#limits.headersTimeout);
         }
+      }
+      if (batched > 0) {
+        if (this.exchange !== exchange || this.isClosed) return;
+        await flush();
       }
       if (!chunked && sent !== exchange.bodyLength) {
         throw new TypeError(
@@ -459,6 +555,13 @@ export class Connection implements SocketListener, ResponseParserHandler {
     if (this.#paused || this.state === "closed") return;
     const exchange = this.#exchange;
     if (exchange === null) return;
+    // Being drained: keep reading; the stream holds the bytes beyond its high-water mark.
+    if (this.#drain !== null) return;
+    this.#park(exchange);
+  }
+
+  #park(exchange: Exchange): void {
+    this.pausedSince = performance.now();
     this.#paused = true;
     this.socket.pause();
     this.#parked = new WeakRef(exchange);
@@ -469,10 +572,15 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.socket.unref();
   }
 
-  /** Reads the response body again after {@linkcode pauseBody}. */
-  resumeBody(): void {
+  /**
+   * Reads the response body again after {@linkcode pauseBody}. With `of`, only if that exchange
+   * is the one paused: a body drained earlier may pull after its connection moved on.
+   */
+  resumeBody(of?: Exchange): void {
     if (!this.#paused || this.state === "closed") return;
     const exchange = this.#parked?.deref() ?? null;
+    if (of !== undefined && of !== exchange) return;
+    this.pausedSince = -1;
     this.#paused = false;
     this.#parked = null;
     if (exchange === null) return;
@@ -480,6 +588,71 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.socket.ref();
     this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
     this.socket.resume();
+  }
+
+  /**
+   * Frees a connection paused on a body nobody reads (the pool calls it when requests queue at
+   * the cap): the rest of the body is drained into the body stream's memory, counted against
+   * `budget`, after which the connection is reused as usual. A body whose remaining length
+   * (known from Content-Length) does not fit the budget is not drained; neither is the rest of
+   * one that outgrows it while draining: the connection is detached instead (the owner's
+   * `onConnectionDetached`), and stays paused until the body is read, cancelled or collected.
+   * With `drainOnly`, a body is drained only if its remaining length is known and fits, and
+   * nothing is detached. Returns what was done, or null.
+   *
+   * @example
+   * ```ts ignore
+   * connection.reclaim({ limit: 64 * 1024 * 1024, used: 0 }, false);
+   * ```
+   */
+  reclaim(budget: DrainBudget, drainOnly: boolean): "drain" | "detach" | null {
+    if (!this.#paused || this.state === "closed" || this.detached) return null;
+    const exchange = this.#parked?.deref() ?? null;
+    if (exchange === null) return null;
+    const head = this.#head;
+    const known = head !== null && head.framing === "length";
+    const left = known ? head.contentLength - this.#parser.bodyBytes : 0;
+    if (budget.used >= budget.limit || left > budget.limit - budget.used) {
+      if (drainOnly) return null;
+      this.#detach();
+      return "detach";
+    }
+    if (drainOnly && !known) return null;
+    this.#drain = trackDrain(exchange, budget);
+    this.pausedSince = -1;
+    this.#paused = false;
+    this.#parked = null;
+    this.#exchange = exchange;
+    // A queued request now waits on this connection: it must keep the process alive.
+    this.socket.ref();
+    this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
+    this.socket.resume();
+    return "drain";
+  }
+
+  #detach(): void {
+    this.#drain = null;
+    const exchange = this.#exchange;
+    if (exchange !== null) this.#park(exchange);
+    if (this.detached) return;
+    this.detached = true;
+    this.#owner.onConnectionDetached?.(this);
+  }
+
+  /**
+   * Ends the connection now: its exchange (in flight, or paused on an unread body) fails with
+   * `error`, and the socket is closed (`client.destroy()`).
+   *
+   * @example
+   * ```ts ignore
+   * connection.destroy(new WirefetchError("ERR_CLIENT_DESTROYED", "destroyed"));
+   * ```
+   */
+  destroy(error: WirefetchError): void {
+    if (this.state === "closed") return;
+    const exchange = this.state === "idle" ? null : this.exchange;
+    if (exchange === null) this.#close("client-closed");
+    else this.#fail(exchange, error, "client-closed");
   }
 
   /**
@@ -639,6 +812,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
   /** @internal */
   onBody(chunk: Uint8Array): void {
     this.exchange?.onBody(chunk);
+    const drain = this.#drain;
+    if (drain !== null && !drain.add(chunk.length)) this.#detach();
   }
 
   #finishExchange(exchange: Exchange, now: number = performance.now()): void {
@@ -650,6 +825,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
     }
     this.#exchange = null;
     this.#parked = null;
+    this.#drain = null;
+    this.pausedSince = -1;
     this.requestsServed++;
     const head = this.#head;
     const max = this.#limits.maxRequestsPerConnection;
@@ -702,6 +879,8 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.closedAt = performance.now();
     this.state = "closed";
     this.closeReason = reason;
+    this.#drain = null;
+    this.pausedSince = -1;
     if (this.#awaitingContinue !== null) {
       clearUnrefTimeout(this.#awaitingContinue);
       this.#awaitingContinue = null;

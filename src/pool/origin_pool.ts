@@ -17,6 +17,7 @@ import {
   type ConnectionLimits,
   type ConnectionOwner,
 } from "./connection.ts";
+import type { DrainBudget } from "./drain.ts";
 import { type Waiter, WaitQueue } from "./wait_queue.ts";
 
 /**
@@ -50,6 +51,13 @@ export interface PoolSettings {
   readonly limits: ConnectionLimits;
   /** Resolves, connects and handshakes. */
   readonly dialer: Dialer;
+  /** The client's budget for draining forgotten bodies into memory (see drain.ts). */
+  readonly drainBudget: DrainBudget;
+  /**
+   * How long (ms) a body must sit unread, paused, while requests queue at the cap, before its
+   * connection is reclaimed (drained or detached).
+   */
+  readonly drainDelay: number;
 }
 
 /** What a pool reports to its client. */
@@ -58,6 +66,11 @@ export interface PoolHost {
   onIdleChanged(pool: OriginPool, delta: number): void;
   /** A connection closed (for stats and events). */
   onConnectionClosed?(connection: Connection): void;
+  /**
+   * A connection paused on an unread body was reclaimed while requests queued: its body is
+   * being drained into memory (`"drain"`), or it no longer counts against the cap (`"detach"`).
+   */
+  onBodyReclaimed?(connection: Connection, action: "drain" | "detach"): void;
 }
 
 /** Counts for one origin. */
@@ -103,6 +116,11 @@ export class OriginPool implements ConnectionOwner {
   #drained: (() => void) | null = null;
   #drainedPromise: Promise<void> | null = null;
   #queueTimer: TimerHandle | null = null;
+  // Connections paused on unread bodies that no longer count against the cap (see reclaim).
+  readonly #detached: Set<Connection> = new Set();
+  #reclaimTimer: ReturnType<typeof setTimeout> | null = null;
+  #destroyed: WirefetchError | null = null;
+  readonly #dials: Set<AbortController> = new Set();
 
   /**
    * Creates the pool of one origin.
@@ -139,6 +157,10 @@ export class OriginPool implements ConnectionOwner {
    * queue. With `fresh`, only a new connection will do (a retry after a stale one).
    */
   acquire(waiter: PoolWaiter, fresh = false): void {
+    if (this.#destroyed !== null) {
+      waiter.onAcquireError(this.#destroyed);
+      return;
+    }
     if (!fresh) {
       const idle = this.#idle;
       while (idle.length > 0) {
@@ -166,6 +188,7 @@ export class OriginPool implements ConnectionOwner {
       waiter.queueDeadline = waiter.queuedAt + this.#settings.queueTimeout;
       waiter.onQueued(position);
       this.#armQueueTimer();
+      this.#reclaimPass();
     }
   }
 
@@ -197,6 +220,11 @@ export class OriginPool implements ConnectionOwner {
   close(): Promise<void> {
     this.#closing = true;
     this.closeIdle("client-closed");
+    // Nothing will queue for these connections any more: drain unread bodies now (within the
+    // budget), so their connections can close while the responses stay readable.
+    for (const connection of [...this.connections]) {
+      if (connection.pausedSince >= 0) this.#reclaim(connection);
+    }
     if (this.#isDrained()) return Promise.resolve();
     // Every caller (an explicit close and an `await using` exit, say) waits for the same drain.
     this.#drainedPromise ??= new Promise<void>((resolve) => (this.#drained = resolve));
@@ -211,19 +239,29 @@ export class OriginPool implements ConnectionOwner {
     this.#handOff(connection, false, connection.keepAliveTimeoutMs);
   }
 
-  /** Closes everything at once, failing queued requests. */
+  /**
+   * Closes everything at once: queued requests and requests in flight fail with `error` (a
+   * delivered response's body errors), dials are abandoned and every socket is closed.
+   */
   destroy(error: WirefetchError): void {
     this.#closing = true;
+    this.#destroyed ??= error;
     for (const waiter of [...this.#queue.drain(), ...this.#fresh.drain()]) {
       waiter.onAcquireError(error);
     }
     this.closeIdle("client-closed");
-    for (const connection of [...this.connections]) connection.abort("client-closed");
+    if (this.#reclaimTimer !== null) {
+      clearTimeout(this.#reclaimTimer);
+      this.#reclaimTimer = null;
+    }
+    for (const dial of this.#dials) dial.abort();
+    for (const connection of [...this.connections, ...this.#detached]) connection.destroy(error);
+    this.#checkDrained();
   }
 
   /** Counts for {@linkcode Client.stats}. */
   stats(): PoolStats {
-    const open = this.connections.size;
+    const open = this.connections.size + this.#detached.size;
     const idle = this.#idle.length;
     return {
       open,
@@ -238,12 +276,34 @@ export class OriginPool implements ConnectionOwner {
 
   /** @internal */
   onConnectionReusable(connection: Connection): void {
+    if (connection.detached) {
+      // Its forgotten body was read after all: back under the cap if there is room.
+      if (
+        this.#closing ||
+        this.connections.size + this.#connecting >= this.#settings.maxConnectionsPerHost
+      ) {
+        connection.closeIdle("pool-full");
+        return;
+      }
+      this.#detached.delete(connection);
+      connection.detached = false;
+      this.connections.add(connection);
+    }
     this.#handOff(connection, false, connection.keepAliveTimeoutMs);
   }
 
   /** @internal */
-  onConnectionClosed(connection: Connection): void {
+  onConnectionDetached(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
+    this.#detached.add(connection);
+    this.#host.onBodyReclaimed?.(connection, "detach");
+    // Room under the cap: dial for the queue.
+    this.#pump();
+  }
+
+  /** @internal */
+  onConnectionClosed(connection: Connection): void {
+    if (!this.connections.delete(connection) && !this.#detached.delete(connection)) return;
     const index = this.#idle.indexOf(connection);
     if (index >= 0) {
       this.#idle.splice(index, 1);
@@ -297,14 +357,18 @@ export class OriginPool implements ConnectionOwner {
   async #dial(observer: DialObserver | null): Promise<void> {
     this.#connecting++;
     let socket: Socket;
+    const controller = new AbortController();
+    this.#dials.add(controller);
     try {
       socket = await dialWithTimeout(
         this.#settings.dialer,
         this.#target,
         observer,
         this.#settings.connectTimeout,
+        controller,
       );
     } catch (error) {
+      this.#dials.delete(controller);
       this.#connecting--;
       // The dial served no one in particular; its failure goes to the longest waiter, which
       // is the request that has waited for a connection the longest.
@@ -314,7 +378,13 @@ export class OriginPool implements ConnectionOwner {
       this.#checkDrained();
       return;
     }
+    this.#dials.delete(controller);
     this.#connecting--;
+    if (this.#destroyed !== null) {
+      socket.close();
+      this.#checkDrained();
+      return;
+    }
     const connection = new Connection(socket, this, this.#settings.limits, this.origin);
     this.connections.add(connection);
     this.#handOff(connection, true, -1);
@@ -354,8 +424,50 @@ export class OriginPool implements ConnectionOwner {
     }, Math.max(0, earliest - performance.now()) + 1);
   }
 
+  // While requests queue at the cap, reclaims connections paused on a body nobody has read for
+  // `drainDelay` ms: at once when a request queues, then whenever the next paused body reaches
+  // that age, or every `drainDelay` ms. A plain timer, not an unref'd one: queued requests are
+  // work in progress, and they may wait on nothing else.
+  #reclaimPass(): void {
+    if (this.#queue.length === 0 || this.#destroyed !== null) return;
+    const now = performance.now();
+    const wait = this.#settings.drainDelay;
+    let next = Infinity;
+    // What queued requests lack: dials under way and drains in progress will serve some.
+    let needed = this.#waiting() - this.#connecting;
+    let eligible: Connection[] | null = null;
+    for (const connection of this.connections) {
+      if (connection.draining) needed--;
+      const since = connection.pausedSince;
+      if (since < 0) continue;
+      if (now - since >= wait) (eligible ??= []).push(connection);
+      else if (since + wait < next) next = since + wait;
+    }
+    if (eligible !== null) {
+      // Longest paused first. Beyond what the queue lacks, bodies of known length that fit the
+      // budget are drained too, so the next queued requests find a connection ready; nothing
+      // more is detached than needed (a detached connection costs a socket and a dial).
+      eligible.sort((a, b) => a.pausedSince - b.pausedSince);
+      for (const connection of eligible) this.#reclaim(connection, needed-- <= 0);
+    }
+    if (this.#queue.length > 0 && this.#reclaimTimer === null) {
+      this.#reclaimTimer = setTimeout(() => {
+        this.#reclaimTimer = null;
+        this.#reclaimPass();
+      }, next === Infinity ? wait : Math.max(1, next - now));
+    }
+  }
+
+  #reclaim(connection: Connection, drainOnly = false): void {
+    // A detach is reported by onConnectionDetached, also when a drain outgrows the budget.
+    if (connection.reclaim(this.#settings.drainBudget, drainOnly) === "drain") {
+      this.#host.onBodyReclaimed?.(connection, "drain");
+    }
+  }
+
   #isDrained(): boolean {
-    return this.connections.size === 0 && this.#connecting === 0 && this.#waiting() === 0;
+    return this.connections.size === 0 && this.#detached.size === 0 && this.#connecting === 0 &&
+      this.#waiting() === 0;
   }
 
   #checkDrained(): void {
@@ -365,6 +477,10 @@ export class OriginPool implements ConnectionOwner {
       if (this.#queueTimer !== null) {
         clearUnrefTimeout(this.#queueTimer);
         this.#queueTimer = null;
+      }
+      if (this.#reclaimTimer !== null) {
+        clearTimeout(this.#reclaimTimer);
+        this.#reclaimTimer = null;
       }
       resolve();
     }
@@ -376,8 +492,8 @@ async function dialWithTimeout(
   target: DialTarget,
   observer: DialObserver | null,
   timeout: number,
+  controller: AbortController,
 ): Promise<Socket> {
-  const controller = new AbortController();
   const connecting = dialer.dial(target, observer, controller.signal);
   if (!(timeout > 0 && timeout < Infinity)) return await connecting;
   let timer: TimerHandle | null = null;

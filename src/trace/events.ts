@@ -61,6 +61,7 @@ export const TRACE_EVENT_TYPES: readonly string[] = Object.freeze([
   "idletimeout",
   "connclose",
   "bodyleak",
+  "bodyreclaim",
 ]);
 
 // A timestamp the next event takes instead of reading the clock: the request already read it
@@ -617,5 +618,44 @@ export class BodyLeakEvent extends TraceEvent {
   /** Creates the event. */
   constructor(subject: TraceSubject, connectionId: number) {
     super("bodyleak", subject, connectionId);
+  }
+}
+
+/**
+ * `bodyreclaim`: requests queued at `maxConnectionsPerHost` while a connection sat paused on a
+ * body nobody read, so the pool reclaimed it. `action` `"drain"`: the rest of the body is being
+ * read into the response's memory (counted against the client's `drainBudget`), after which the
+ * connection serves the queue. `"detach"`: the body did not fit the budget; the connection stays
+ * with its body but no longer counts against the cap, so a new one can be dialed.
+ *
+ * @example
+ * ```ts
+ * import { type BodyReclaimEvent, Client } from "@wirefetch/fetch";
+ * const client = new Client();
+ * client.addEventListener("bodyreclaim", (e) => {
+ *   const { action, budgetUsed } = e as BodyReclaimEvent;
+ *   console.log(action, budgetUsed);
+ * });
+ * ```
+ */
+export class BodyReclaimEvent extends TraceEvent {
+  /** What was done with the connection. */
+  readonly action: "drain" | "detach";
+  /** Bytes of the client's drain budget in use when it happened. */
+  readonly budgetUsed: number;
+  /** The client's drain budget in bytes. */
+  readonly budget: number;
+  /** Creates the event. */
+  constructor(
+    subject: TraceSubject,
+    connectionId: number,
+    action: "drain" | "detach",
+    budgetUsed: number,
+    budget: number,
+  ) {
+    super("bodyreclaim", subject, connectionId);
+    this.action = action;
+    this.budgetUsed = budgetUsed;
+    this.budget = budget;
   }
 }
