@@ -34,6 +34,7 @@
 export { fetch } from "./src/fetch.ts";
 export {
   Client,
+  type ClientFetch,
   type ClientOptions,
   type ClientStats,
   type CloseOptions,
@@ -57,6 +58,8 @@ export {
   Got1xxResponseEvent,
   GotConnEvent,
   PhaseEvent,
+  ProxyConnectDoneEvent,
+  ProxyConnectStartEvent,
   PutIdleConnEvent,
   QueuedEvent,
   RedirectEvent,
@@ -72,5 +75,6 @@ export {
 } from "./src/trace/events.ts";
 export { type Timings, timingsOf } from "./src/trace/timings.ts";
 export type { LookupAddress, LookupFunction } from "./src/net/resolve.ts";
-export type { NetAddress } from "./src/runtime/socket.ts";
+export type { CheckServerIdentity, NetAddress, PeerCertificate } from "./src/runtime/socket.ts";
+export type { ProxyInit, ProxyOption, RouteOptions, TlsClientOptions } from "./src/route/route.ts";
 export type { ConnectionHandle, ConnectionStats } from "./src/pool/connection_info.ts";

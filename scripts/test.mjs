@@ -2,6 +2,7 @@
 // against the npm build (scripts/test_node.mjs), prints each runner's output, then one closing
 // line with the totals. Exits non-zero if any test failed or a runner could not run. Extra
 // arguments are passed to every runner as test paths.
+import "./ensure_packages.mjs"; // Debian packages the tests start as servers (proxies).
 // Every test has a time limit (WIREFETCH_TEST_TIMEOUT ms, see scripts/test_runtimes.mjs).
 import { spawn } from "node:child_process";
 import { join } from "node:path";

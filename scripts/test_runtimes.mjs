@@ -22,8 +22,16 @@ export const testTimeout = Number(process.env.WIREFETCH_TEST_TIMEOUT) > 0
 
 /** The environment the runners get: the limit, and no colours (the summaries are parsed). */
 export function testEnv(extra = {}) {
+  const env = { ...process.env };
+  // The tests talk to servers on loopback; a developer's proxy variables would send them through
+  // that proxy (loopback is not exempt, as in the runtimes' fetch). Tests of the proxy
+  // environment set the variables they need themselves.
+  for (const name of ["http_proxy", "https_proxy", "all_proxy", "no_proxy"]) {
+    delete env[name];
+    delete env[name.toUpperCase()];
+  }
   return {
-    ...process.env,
+    ...env,
     NO_COLOR: "1",
     FORCE_COLOR: "0",
     WIREFETCH_TEST_TIMEOUT: String(testTimeout),

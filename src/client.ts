@@ -13,9 +13,25 @@ import {
   BodyLeakEvent,
   BodyReclaimEvent,
   ConnCloseEvent,
+  ConnectDoneEvent,
+  ConnectStartEvent,
+  DnsDoneEvent,
+  DnsStartEvent,
   PhaseEvent,
+  ProxyConnectDoneEvent,
+  ProxyConnectStartEvent,
+  TlsHandshakeDoneEvent,
+  TlsHandshakeStartEvent,
   type TraceSubject,
 } from "./trace/events.ts";
+import type { DialObserver } from "./net/dial.ts";
+import {
+  type ProxyOption,
+  type RouteOptions,
+  Router,
+  type TlsClientOptions,
+} from "./route/route.ts";
+import { readProxyEnvironment } from "./proxy/environment.ts";
 import { warnings } from "./tcp_info/warnings.ts";
 import { OriginPool, type PoolSettings, type PoolStats } from "./pool/origin_pool.ts";
 import { checkMaxRedirects, toRequestSpec } from "./request.ts";
@@ -99,6 +115,36 @@ export interface ClientOptions {
    */
   tcpInfo?: boolean;
   /**
+   * The proxy for every request: a URL (`http://`, `https://`, `socks5://`, `socks5h://`, with
+   * optional `user:password@`), `{ url, headers }` to send the proxy extra headers, or
+   * `false`/`null` for none. Default: the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
+   * `NO_PROXY` and their lowercase forms), read once when the client is created. A proxy given
+   * here ignores `NO_PROXY`. See the README's "Proxies" section.
+   */
+  proxy?: ProxyOption;
+  /**
+   * Send every request over this unix domain socket (the Docker Engine API case); the Host header
+   * still comes from the URL. A leading NUL byte (`"\0name"`) names a Linux abstract socket.
+   */
+  unix?: string;
+  /**
+   * TLS options for https origins: `ca`, `cert` + `key` (mutual TLS), `servername`,
+   * `rejectUnauthorized`, `checkServerIdentity`. A request's own `tls` option overrides them
+   * field by field.
+   */
+  tls?: TlsClientOptions;
+  /** Bind outgoing TCP sockets to this local IP address. */
+  localAddress?: string;
+  /**
+   * TCP keepalive on every TCP socket: milliseconds of idleness before the first probe, or
+   * `false` for none. Default 15000, as Go's dialer (Bun and undici turn it on too): a peer that
+   * vanished (a NAT dropped the mapping, a host lost power) is detected instead of keeping an
+   * idle pooled connection forever. On Deno the delay cannot be set on its own sockets: the
+   * system's default applies (Linux: 7200 s). `TCP_NODELAY` is always on: requests are written
+   * whole, so Nagle's algorithm would only delay them.
+   */
+  tcpKeepAlive?: number | false;
+  /**
    * Milliseconds a lookup's answer is reused. Default 30000: getaddrinfo does not report TTLs,
    * and half a minute keeps failover reasonably quick while sparing a lookup per connection.
    * 0 disables the cache (concurrent lookups are still shared).
@@ -147,12 +193,21 @@ const DISPOSE_TIMEOUT = 1000;
 export interface ClientStats {
   /** Sums over all origins. */
   total: PoolStats;
-  /** Counts per origin (`scheme://host:port`). */
+  /**
+   * Counts per route: the origin (`scheme://host:port`), with `via proxy` for a proxy route,
+   * `unix:path` before it for a unix socket, and ` tls#n` for a request's own TLS profile.
+   */
   origins: Record<string, PoolStats>;
 }
 
 /** `RequestInit` plus wirefetch's own options. */
 export interface FetchInit extends RequestInit {
+  /** A proxy for this request (see {@linkcode ClientOptions.proxy}), or false/null for none. */
+  proxy?: ProxyOption;
+  /** Send this request over a unix domain socket. */
+  unix?: string;
+  /** TLS options for this request, over the client's (a different profile uses its own pool). */
+  tls?: TlsClientOptions;
   /** The client whose pool runs the request; default {@linkcode defaultClient}. */
   client?: Client;
   /** Receives this request's trace events (in addition to the client's listeners). */
@@ -165,6 +220,94 @@ export interface FetchInit extends RequestInit {
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
 export type FetchFunction = (input: RequestInfo | URL, init?: FetchInit) => Promise<Response>;
+
+/** A client's fetch: {@linkcode FetchFunction} plus `preconnect`, as Bun's `fetch` has it. */
+export interface ClientFetch extends FetchFunction {
+  /**
+   * Opens a connection to `url`'s route ahead of time (DNS, TCP, proxy, TLS); it waits idle in
+   * the pool. Returns nothing and never throws, as Bun's `fetch.preconnect`; use
+   * {@linkcode Client.preconnect} to await it.
+   */
+  preconnect(url: string | URL, options?: RouteOptions): void;
+}
+
+let warnedInsecureEnv = false;
+
+// NODE_TLS_REJECT_UNAUTHORIZED=0 turns verification off in Node's and Bun's own TLS (and fetch);
+// we honour it there too, loudly. Deno has no such variable.
+function insecureFromEnvironment(): boolean {
+  const g = globalThis as {
+    Deno?: unknown;
+    Bun?: unknown;
+    process?: { env?: Record<string, string | undefined> };
+  };
+  if (g.Deno !== undefined && g.Bun === undefined) return false;
+  if (g.process?.env?.NODE_TLS_REJECT_UNAUTHORIZED !== "0") return false;
+  if (!warnedInsecureEnv) {
+    warnedInsecureEnv = true;
+    console.warn(
+      "wirefetch: NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification; " +
+        "https connections are not secure.",
+    );
+  }
+  return true;
+}
+
+function routeOptionsOf(init: FetchInit | RouteOptions | undefined): RouteOptions | undefined {
+  if (
+    init === undefined ||
+    (init.proxy === undefined && init.unix === undefined && init.tls === undefined)
+  ) return undefined;
+  return { proxy: init.proxy, unix: init.unix, tls: init.tls };
+}
+
+// Reports a preconnect's dial phases to the client's listeners, as a request's dial would.
+class PreconnectObserver implements DialObserver {
+  readonly #client: Client;
+  readonly #subject: TraceSubject;
+  constructor(client: Client, url: string) {
+    this.#client = client;
+    this.#subject = { requestId: 0, method: "", url };
+  }
+  onDnsStart(host: string): void {
+    this.#client.dispatchTrace(new DnsStartEvent(this.#subject, host));
+  }
+  onDnsDone(
+    addresses: readonly string[],
+    error: Error | undefined,
+    coalesced: boolean,
+    cached: boolean,
+  ): void {
+    this.#client.dispatchTrace(
+      new DnsDoneEvent(this.#subject, addresses, error, coalesced, cached),
+    );
+  }
+  onConnectStart(network: string, address: string): void {
+    this.#client.dispatchTrace(new ConnectStartEvent(this.#subject, network, address));
+  }
+  onConnectDone(network: string, address: string, error: Error | undefined): void {
+    this.#client.dispatchTrace(new ConnectDoneEvent(this.#subject, network, address, error));
+  }
+  onProxyConnectStart(proxy: string, target: string): void {
+    this.#client.dispatchTrace(new ProxyConnectStartEvent(this.#subject, proxy, target));
+  }
+  onProxyConnectDone(
+    proxy: string,
+    target: string,
+    status: number | undefined,
+    error: Error | undefined,
+  ): void {
+    this.#client.dispatchTrace(
+      new ProxyConnectDoneEvent(this.#subject, proxy, target, status, error),
+    );
+  }
+  onTlsStart(): void {
+    this.#client.dispatchTrace(new TlsHandshakeStartEvent(this.#subject));
+  }
+  onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
+    this.#client.dispatchTrace(new TlsHandshakeDoneEvent(this.#subject, alpnProtocol, error));
+  }
+}
 
 function flag(value: boolean | undefined, fallback: boolean, name: string): boolean {
   if (value === undefined) return fallback;
@@ -198,17 +341,19 @@ export class Client extends EventTarget {
    * Fetches with this client's pool; same signature as the global fetch, usable unbound
    * (`const { fetch } = client`).
    */
-  readonly fetch: FetchFunction;
+  readonly fetch: ClientFetch;
   /** The User-Agent sent by default. */
   readonly userAgent: string | null;
   /** Whether requests decode content codings by default (the `decompress` option). */
   readonly decompress: boolean;
   #pools = new Map<string, OriginPool>();
+  // The pool of each origin for requests without route options of their own: one lookup.
+  #byOrigin = new Map<string, OriginPool>();
+  #router: Router;
   #settings: PoolSettings;
   #maxIdle: number;
   #idle = 0;
   #closed = false;
-  #tls: { caCerts?: readonly string[]; insecure: boolean };
   #warnedLeak = false;
   #maxRedirects: number;
   // Listeners registered for trace events (bodyleak excluded: it is rare and always emitted),
@@ -264,10 +409,27 @@ export class Client extends EventTarget {
       ),
     };
     this.#maxIdle = positive(options.maxIdle, 256, "maxIdle");
-    this.#tls = {
-      caCerts: options.caCerts,
-      insecure: options.unsafelyIgnoreCertificateErrors === true,
-    };
+    const tls: TlsClientOptions = { ...options.tls };
+    if (options.caCerts !== undefined) {
+      tls.ca = [...(typeof tls.ca === "string" ? [tls.ca] : tls.ca ?? []), ...options.caCerts];
+    }
+    if (options.unsafelyIgnoreCertificateErrors === true) tls.rejectUnauthorized = false;
+    if (tls.rejectUnauthorized === undefined && insecureFromEnvironment()) {
+      tls.rejectUnauthorized = false;
+    }
+    const keepAlive = options.tcpKeepAlive === false
+      ? 0
+      : positive(options.tcpKeepAlive, 15_000, "tcpKeepAlive");
+    this.#router = new Router(
+      {
+        proxy: options.proxy,
+        unix: options.unix,
+        tls,
+        localAddress: options.localAddress,
+        keepAlive,
+      },
+      options.proxy === undefined && options.unix === undefined ? readProxyEnvironment() : null,
+    );
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
     this.decompress = flag(options.decompress, true, "decompress");
     this.#maxRedirects = options.maxRedirects === undefined
@@ -280,7 +442,41 @@ export class Client extends EventTarget {
       input: RequestInfo | URL,
       init: FetchInit | undefined = undefined,
     ): Promise<Response> => this.#fetch(input, init);
-    this.fetch = fetch;
+    this.fetch = Object.assign(fetch, {
+      preconnect: (url: string | URL, options?: RouteOptions): void => {
+        this.preconnect(url, options).catch(() => {});
+      },
+    });
+  }
+
+  /**
+   * Opens a connection to `url`'s route ahead of the first request: DNS, TCP, the proxy's
+   * tunnel and TLS. The connection waits idle in the pool (for `idleTimeout`), and its trace
+   * events are those of a dial. Resolves once it is there (at once when an idle connection
+   * already is); rejects as `fetch` would if the dial fails.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * await client.preconnect("https://example.com/").catch(() => {});
+   * ```
+   */
+  async preconnect(url: string | URL, options?: RouteOptions): Promise<void> {
+    const target = new URL(String(url));
+    if (target.protocol !== "http:" && target.protocol !== "https:") {
+      throw new TypeError(`cannot preconnect to a ${target.protocol} URL`);
+    }
+    if (this.#closed) {
+      throw networkError(new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed"));
+    }
+    const pool = this.poolFor(target, routeOptionsOf(options));
+    const observer = this.#listeners > 0 ? new PreconnectObserver(this, target.href) : null;
+    try {
+      await pool.preconnect(observer);
+    } catch (error) {
+      throw error instanceof WirefetchError ? networkError(error) : error;
+    }
   }
 
   /** True once {@linkcode Client.close} was called. */
@@ -368,43 +564,35 @@ export class Client extends EventTarget {
       }
       const decompress = flag(init?.decompress, this.decompress, "decompress");
       const trace = init?.trace ?? null;
+      const routeOptions = routeOptionsOf(init);
+      // Bun's `keepalive: false`: this request's connection is not reused.
+      const close = init?.keepalive === false;
       if (spec instanceof Promise) {
-        return spec.then((s) => new FetchTask(this, s, trace, decompress).promise);
+        return spec.then((s) => {
+          if (close) s.closeAfter = true;
+          return new FetchTask(this, s, trace, decompress, routeOptions).promise;
+        });
       }
-      return new FetchTask(this, spec, trace, decompress).promise;
+      if (close) spec.closeAfter = true;
+      return new FetchTask(this, spec, trace, decompress, routeOptions).promise;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** @internal The pool for a URL's origin, created on first use. */
-  poolFor(url: URL): OriginPool {
-    const key = url.origin;
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
-      const https = url.protocol === "https:";
-      // URL keeps IPv6 literals in brackets; sockets want the bare address.
-      const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-      const port = url.port === "" ? (https ? 443 : 80) : Number(url.port);
-      pool = new OriginPool(
-        key,
-        {
-          host: hostname,
-          port,
-          tls: https
-            ? {
-              serverName: hostname,
-              caCerts: this.#tls.caCerts,
-              insecure: this.#tls.insecure,
-              alpnProtocols: ["http/1.1"],
-            }
-            : null,
-        },
-        this.#settings,
-        this,
-      );
-      this.#pools.set(key, pool);
+  /** @internal The pool of the route to `url`, created on first use. */
+  poolFor(url: URL, options?: RouteOptions): OriginPool {
+    if (options === undefined) {
+      const pool = this.#byOrigin.get(url.origin);
+      if (pool !== undefined) return pool;
     }
+    const route = this.#router.route(url, options);
+    let pool = this.#pools.get(route.key);
+    if (pool === undefined) {
+      pool = new OriginPool(route.key, route, this.#settings, this);
+      this.#pools.set(route.key, pool);
+    }
+    if (options === undefined) this.#byOrigin.set(url.origin, pool);
     return pool;
   }
 

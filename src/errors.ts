@@ -25,6 +25,8 @@
  * - `ERR_TOO_MANY_REDIRECTS`: more redirects than `maxRedirects` (default 20) were followed.
  * - `ERR_REDIRECT`: a redirect could not be followed (`redirect: "error"`, a bad `Location`, a
  *   stream body that cannot be sent again, a `Location` that is not http: or https:).
+ * - `ERR_PROXY`: the proxy could not be reached or refused the request (a non-2xx answer to
+ *   `CONNECT`, a SOCKS reply other than "succeeded", an answer that is not the protocol).
  * - `ERR_SCHEME`: the URL's scheme is one fetch answers with a network error (`about:`, or a
  *   scheme neither fetch nor the runtime knows).
  * - `ERR_MODE`: a `mode: "same-origin"` request reached another origin than the environment's
@@ -55,6 +57,7 @@ export type WirefetchErrorCode =
   | "ERR_SCHEME"
   | "ERR_MODE"
   | "ERR_INTEGRITY"
+  | "ERR_PROXY"
   | "ERR_SOCKET"
   | "ERR_CONTENT_DECODING"
   | "ERR_CLIENT_DESTROYED";

@@ -41,6 +41,8 @@ import {
   Got1xxResponseEvent,
   GotConnEvent,
   PhaseEvent,
+  ProxyConnectDoneEvent,
+  ProxyConnectStartEvent,
   PutIdleConnEvent,
   QueuedEvent,
   RedirectEvent,
@@ -54,6 +56,7 @@ import {
   WroteRequestEvent,
 } from "./trace/events.ts";
 import { TimingMarks } from "./trace/timings.ts";
+import type { Route, RouteOptions } from "./route/route.ts";
 
 /** What a fetch needs from its client. */
 export interface ClientContext {
@@ -69,8 +72,11 @@ export interface ClientContext {
   readonly userAgent: string | null;
   /** Whether requests decode content codings (and send Accept-Encoding) unless told otherwise. */
   readonly decompress: boolean;
-  /** The pool for a URL's origin. */
-  poolFor(url: URL): OriginPool;
+  /**
+   * The pool of the route to `url` with the request's route options (proxy, unix socket, TLS).
+   * Throws TypeError for invalid options.
+   */
+  poolFor(url: URL, options?: RouteOptions): OriginPool;
   /** A streamed response was garbage-collected while its connection still waited on it. */
   onBodyLeak(subject: TraceSubject, connection: Connection): void;
 }
@@ -203,11 +209,13 @@ const headCacheNoCoding = new RequestHeadCache();
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
+  const route = task.pool.target as Route;
   // Everything else that goes into the head must be absent: the caller's fields and their
-  // casing, a Host override, a body, Connection: close, and the Referer and Origin of the hop.
+  // casing, a Host override, a body, Connection: close, the Referer and Origin of the hop, and a
+  // proxy route's fields and absolute-form target.
   const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
     spec.host === null && !spec.closeAfter && spec.casing === null && task.referer === null &&
-    task.origin === null;
+    task.origin === null && route.requestHeaders.length === 0 && !route.absoluteForm;
   const cache = task.decompress ? headCache : headCacheNoCoding;
   if (cacheable) {
     const hit = cache.get(userAgent ?? "\0", url.href);
@@ -226,6 +234,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     for (let i = 0; i < user.length; i += 2) {
       list.push(casing.get(user[i]) ?? user[i], user[i + 1]);
     }
+  }
+  // The route's own fields: Proxy-Authorization and the proxy's headers on absolute-form
+  // requests to an HTTP proxy (a caller's own Proxy-Authorization wins). They belong to this
+  // route only: a redirect recomputes the route, so they never follow a request elsewhere.
+  const extra = route.requestHeaders;
+  for (let i = 0; i < extra.length; i += 2) {
+    if (findHeader(user, extra[i]) < 0) list.push(extra[i], extra[i + 1]);
   }
   if (findHeader(user, "accept") < 0) list.push("accept", "*/*");
   if (userAgent !== null && findHeader(user, "user-agent") < 0) {
@@ -266,7 +281,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     : url.href.slice(0, url.href.length - url.hash.length).endsWith("?")
     ? "?"
     : "";
-  const head = encodeRequestHead(spec.method, url.pathname + search, list);
+  const path = url.pathname + search;
+  // RFC 9112 §3.2.2: a request to a proxy names the whole target (absolute-form).
+  const head = encodeRequestHead(
+    spec.method,
+    route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path,
+    list,
+  );
   if (cacheable) cache.set(userAgent ?? "\0", url.href, head, list);
   return head;
 }
@@ -294,6 +315,10 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly spec: RequestSpec;
   /** The client that runs it. */
   readonly context: ClientContext;
+  /** The request's own route options (proxy, unix, tls), kept for its redirects. */
+  readonly routeOptions: RouteOptions | undefined;
+  /** The pool of the current URL's route. */
+  pool: OriginPool;
   /** The encoded head for the current URL. */
   head: Uint8Array;
   /** The attempt in progress. */
@@ -339,11 +364,14 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     spec: RequestSpec,
     trace: EventTarget | null,
     decompress: boolean = context.decompress,
+    routeOptions?: RouteOptions,
   ) {
     this.context = context;
     this.spec = spec;
     this.trace = trace;
     this.decompress = decompress;
+    this.routeOptions = routeOptions;
+    this.pool = context.poolFor(spec.url, routeOptions);
     const origin = environmentOrigin();
     if (origin !== null) {
       this.originState = { origin, mode: spec.mode, tainting: "basic", taintedOrigin: false };
@@ -434,7 +462,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       this.fail(new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed"));
       return;
     }
-    const pool = this.context.poolFor(this.spec.url);
+    const pool = this.pool;
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
     if (this.wants("getconn")) this.emit(new GetConnEvent(this, this.spec.url.host));
@@ -682,6 +710,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       return;
     }
     try {
+      this.pool = this.context.poolFor(next, this.routeOptions);
       this.head = encodeHead(spec, this.context.userAgent, this);
     } catch (error) {
       this.fail(new WirefetchError("ERR_REDIRECT", (error as Error).message));
@@ -841,6 +870,27 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (error === undefined) task.marks.connectDone = performance.now();
     if (task.wants("connectdone")) task.emit(new ConnectDoneEvent(task, network, address, error));
+  }
+
+  onProxyConnectStart(proxy: string, target: string): void {
+    const task = this.task;
+    task.marks.proxyStart = performance.now();
+    if (task.wants("proxyconnectstart")) {
+      task.emit(new ProxyConnectStartEvent(task, proxy, target));
+    }
+  }
+
+  onProxyConnectDone(
+    proxy: string,
+    target: string,
+    status: number | undefined,
+    error: Error | undefined,
+  ): void {
+    const task = this.task;
+    task.marks.proxyDone = performance.now();
+    if (task.wants("proxyconnectdone")) {
+      task.emit(new ProxyConnectDoneEvent(task, proxy, target, status, error));
+    }
   }
 
   onTlsStart(): void {

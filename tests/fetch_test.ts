@@ -91,6 +91,38 @@ describe("fetch requests", () => {
     }
   });
 
+  it("sends the absolute-form target through an HTTP proxy after a direct GET of the same URL", async () => {
+    const targets: string[] = [];
+    const origin = await startHttpServer((req, res) => {
+      targets.push(`origin ${req.url}`);
+      res.end("ok");
+    });
+    const proxy = await startRawServer(async (socket) => {
+      const request = await readRequest(socket);
+      targets.push(`proxy ${request.target}`);
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    });
+    try {
+      const direct = new Client();
+      const proxied = new Client({ proxy: proxy.url });
+      try {
+        const url = `${origin.url}/same`;
+        await (await direct.fetch(url)).arrayBuffer();
+        await (await proxied.fetch(url)).arrayBuffer();
+        await (await direct.fetch(url)).arrayBuffer();
+      } finally {
+        await Promise.all([direct.close(), proxied.close()]);
+      }
+      assert.deepEqual(targets, [
+        "origin /same",
+        `proxy ${origin.url}/same`,
+        "origin /same",
+      ]);
+    } finally {
+      await Promise.all([origin.close(), proxy.close()]);
+    }
+  });
+
   it("sends Accept-Encoding by each request's decompress setting when heads are reused", async () => {
     const seen: string[] = [];
     const server = await startHttpServer((req, res) => {

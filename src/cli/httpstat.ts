@@ -6,7 +6,8 @@
  * @module
  */
 
-import { Client } from "../client.ts";
+import { Client, type ClientOptions } from "../client.ts";
+import { systemLookup } from "../net/resolve.ts";
 import {
   type GotConnEvent,
   type ResponseDoneEvent,
@@ -40,6 +41,19 @@ export interface HttpstatOptions {
   har: string | null;
   /** `--trace`: print every trace event on a timeline. */
   trace: boolean;
+  /** The route flags, curl's names: --proxy, --unix-socket, --cert, --key, --cacert, --resolve. */
+  route?: RouteFlags;
+}
+
+/** curl's flags for how to reach the server (paths of PEM files for the TLS ones). */
+export interface RouteFlags {
+  proxy?: string;
+  unixSocket?: string;
+  cert?: string;
+  key?: string;
+  cacert?: string;
+  /** `host:port:address` entries: `host` resolves to `address` (the port is not checked). */
+  resolve: string[];
 }
 
 /** What the command writes to; the tests pass their own. */
@@ -70,12 +84,46 @@ embedded local demo server.
   --har FILE         write the requests (and redirect hops) as HAR 1.2 to FILE
   --slo k=MS,...     fail with exit code 4 when a timing exceeds its limit
                      (keys: total, ttfb, dns, connect, tls, transfer)
+  --proxy URL        use this proxy (http, https, socks5, socks5h; user:pass@ allowed)
+  --unix-socket PATH connect to this unix domain socket instead of the URL's host
+  --cert FILE        client certificate (PEM) for mutual TLS, with --key FILE
+  --cacert FILE      trust the CA certificates (PEM) in FILE as well
+  --resolve H:P:ADDR resolve host H to ADDR (repeatable)
   -h, --help         this help
 
 With -o FILE and stderr a terminal (or HTTPSTAT_PROGRESS=1), a progress bar shows the download.
 Exit codes: 0 ok, 1 request failed, 2 usage error, 4 SLO violated. NO_COLOR disables colour.`;
 
 const SLO_KEYS = ["total", "ttfb", "dns", "connect", "tls", "transfer", "queued"] as const;
+
+// The client options for the route flags: PEM files read, --resolve as a lookup.
+async function routeOptions(flags: RouteFlags): Promise<ClientOptions> {
+  const { readFile } = await import("node:fs/promises");
+  const pem = (path: string | undefined): Promise<string | undefined> =>
+    path === undefined ? Promise.resolve(undefined) : readFile(path, "utf8");
+  const [cert, key, ca] = await Promise.all([pem(flags.cert), pem(flags.key), pem(flags.cacert)]);
+  const pinned = new Map<string, string>();
+  for (const entry of flags.resolve) {
+    const first = entry.indexOf(":");
+    const second = entry.indexOf(":", first + 1);
+    pinned.set(
+      entry.slice(0, first).toLowerCase(),
+      entry.slice(second + 1).replace(/^\[|\]$/g, ""),
+    );
+  }
+  return {
+    proxy: flags.proxy,
+    unix: flags.unixSocket,
+    tls: { cert, key, ca },
+    lookup: pinned.size === 0 ? undefined : (host) => {
+      const address = pinned.get(host.toLowerCase());
+      if (address !== undefined) {
+        return Promise.resolve([{ address, family: address.includes(":") ? 6 : 4 }]);
+      }
+      return systemLookup(host);
+    },
+  };
+}
 
 /**
  * Parses httpstat's arguments; throws an Error with a usage message when they are wrong.
@@ -159,6 +207,24 @@ export function parseArgs(args: readonly string[]): HttpstatOptions {
           options.slo[key] = Number(ms);
         }
         break;
+      // Route flags (curl's names), gathered in options.route.
+      case "--proxy":
+      case "--unix-socket":
+      case "--cert":
+      case "--key":
+      case "--cacert":
+      case "--resolve": {
+        const route = options.route ??= { resolve: [] };
+        const v = value();
+        if (arg === "--proxy") route.proxy = v;
+        else if (arg === "--unix-socket") route.unixSocket = v;
+        else if (arg === "--cert") route.cert = v;
+        else if (arg === "--key") route.key = v;
+        else if (arg === "--cacert") route.cacert = v;
+        else if (/^[^:]+:\d+:.+$/.test(v)) route.resolve.push(v);
+        else throw new Error(`--resolve wants host:port:address, got ${JSON.stringify(v)}`);
+        break;
+      }
       case "-h":
       case "--help":
         options.help = true;
@@ -195,6 +261,7 @@ export interface RequestReport {
 }
 
 function endpoint(address: { address: string; port: number; family: string }): string {
+  if (address.family === "unix") return address.address;
   return address.family === "IPv6"
     ? `[${address.address}]:${address.port}`
     : `${address.address}:${address.port}`;
@@ -216,6 +283,8 @@ async function runOne(
       "dnsdone",
       "connectstart",
       "connectdone",
+      "proxyconnectstart",
+      "proxyconnectdone",
       "tlshandshakestart",
       "tlshandshakedone",
       "gotconn",
@@ -360,6 +429,9 @@ export function renderText(report: RequestReport, io: HttpstatIo): string {
     ["Server Processing", t.ttfb],
     ["Content Transfer", t.transfer],
   ];
+  // A proxy tunnel (CONNECT, SOCKS5) gets its own box between TCP and TLS.
+  const tunnel = t.proxy > 0;
+  if (tunnel) phases.splice(2, 0, ["Proxy Tunnel", t.proxy]);
   // Boxes as wide as their titles plus a margin; the rows below line up with their edges.
   const widths = phases.map(([name]) => name.length + 3);
   lines.push(" " + phases.map(([name], i) => center(name, widths[i])).join(" "));
@@ -370,6 +442,7 @@ export function renderText(report: RequestReport, io: HttpstatIo): string {
   const marks: [string, number][] = [
     ["namelookup", t.cumulative.namelookup],
     ["connect", t.cumulative.connect],
+    ...(tunnel ? [["proxyconnect", t.cumulative.connect + t.proxy] as [string, number]] : []),
     ["pretransfer", t.cumulative.pretransfer],
     ["starttransfer", t.cumulative.starttransfer],
     ["total", t.cumulative.total],
@@ -457,7 +530,17 @@ export async function main(args: readonly string[], io: HttpstatIo): Promise<num
   if (demo && !options.json) {
     io.write(`No URL given: measuring an embedded demo server at ${url}\n`);
   }
-  const client = new Client({ unsafelyIgnoreCertificateErrors: options.insecure });
+  let client: Client;
+  try {
+    client = new Client({
+      unsafelyIgnoreCertificateErrors: options.insecure,
+      ...(options.route ? await routeOptions(options.route) : {}),
+    });
+  } catch (error) {
+    io.error(`httpstat: ${(error as Error).message}`);
+    demo?.close();
+    return 2;
+  }
   const recorder = options.har !== null ? new HarRecorder(client) : null;
   const reports: RequestReport[] = [];
   try {

@@ -96,7 +96,7 @@ class RecordingTarget extends EventTarget {
  * - A body not read to its end when the HAR is written has `bodySize` -1, `receive` -1 and a
  *   comment saying so.
  * - Timings: `blocked` is the queue time; `dns`, `connect` and `ssl` are -1 when the phase did
- *   not happen (a reused connection); `connect` includes `ssl` (HAR 1.2).
+ *   not happen (a reused connection); `connect` includes `ssl` (HAR 1.2) and a proxy tunnel.
  * - With the client's `tcpInfo` option, `_tcpInfo` holds the connection's TCP_INFO when the
  *   response ended.
  *
@@ -333,14 +333,16 @@ function timingsFromEvents(events: readonly TraceEvent[], start: number, end: nu
   const dns = span(first("dnsstart"), at("dnsdone"));
   const tcp = span(first("connectstart"), at("connectdone"));
   const ssl = span(first("tlshandshakestart"), at("tlshandshakedone"));
+  // A proxy's tunnel handshake is part of setting the connection up (as in browsers' HARs).
+  const tunnel = Math.max(span(first("proxyconnectstart"), at("proxyconnectdone")), 0);
   const gotConn = at("gotconn");
   const wrote = at("wroterequest");
   const firstByte = at("gotfirstresponsebyte");
-  const dial = Math.max(dns, 0) + Math.max(tcp, 0) + Math.max(ssl, 0);
+  const dial = Math.max(dns, 0) + Math.max(tcp, 0) + tunnel + Math.max(ssl, 0);
   return {
     blocked: gotConn >= 0 ? Math.max(0, gotConn - start - dial) : Math.max(0, end - start),
     dns,
-    connect: tcp < 0 ? -1 : tcp + Math.max(ssl, 0),
+    connect: tcp < 0 ? -1 : tcp + tunnel + Math.max(ssl, 0),
     ssl,
     send: span(gotConn, wrote),
     wait: span(wrote, firstByte),
@@ -408,7 +410,7 @@ function entriesOf(record: RequestRecord): HarEntry[] {
         timings = {
           blocked: t.queued,
           dns: dialed("dnsstart") ? t.dns : -1,
-          connect: dialed("connectstart") ? t.connect + t.tls : -1,
+          connect: dialed("connectstart") ? t.connect + t.proxy + t.tls : -1,
           ssl: dialed("tlshandshakestart") ? t.tls : -1,
           send: t.written,
           wait: t.ttfb,

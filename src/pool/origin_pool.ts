@@ -109,7 +109,8 @@ export class OriginPool implements ConnectionOwner {
   // connection, which could be just as stale).
   readonly #fresh: WaitQueue<PoolWaiter> = new WaitQueue();
   #connecting = 0;
-  #target: DialTarget;
+  /** Where and how this pool's connections are dialed (its route). */
+  readonly target: DialTarget;
   #settings: PoolSettings;
   #host: PoolHost;
   #closing = false;
@@ -137,7 +138,7 @@ export class OriginPool implements ConnectionOwner {
     host: PoolHost,
   ) {
     this.origin = origin;
-    this.#target = target;
+    this.target = target;
     this.#settings = settings;
     this.#host = host;
   }
@@ -190,6 +191,50 @@ export class OriginPool implements ConnectionOwner {
       this.#armQueueTimer();
       this.#reclaimPass();
     }
+  }
+
+  /**
+   * Dials a connection ahead of any request (`preconnect`): it lands idle, or serves a request
+   * that arrived meanwhile. Nothing happens when an idle connection is already there or the
+   * pool is at `maxConnectionsPerHost`. Rejects with the dial's error.
+   */
+  async preconnect(observer: DialObserver | null): Promise<void> {
+    if (this.#closing) throw new WirefetchError("ERR_CLIENT_CLOSED", "the client is closed");
+    if (
+      this.#idle.length > 0 ||
+      this.connections.size + this.#connecting >= this.#settings.maxConnectionsPerHost
+    ) return;
+    this.#connecting++;
+    let socket: Socket;
+    // Registered like any dial, so destroy() abandons it.
+    const controller = new AbortController();
+    this.#dials.add(controller);
+    try {
+      socket = await dialWithTimeout(
+        this.#settings.dialer,
+        this.target,
+        observer,
+        this.#settings.connectTimeout,
+        controller,
+      );
+    } catch (error) {
+      this.#dials.delete(controller);
+      this.#connecting--;
+      this.#pump();
+      this.#checkDrained();
+      throw error;
+    }
+    this.#dials.delete(controller);
+    this.#connecting--;
+    if (this.#destroyed !== null) {
+      socket.close();
+      this.#checkDrained();
+      throw this.#destroyed;
+    }
+    const connection = new Connection(socket, this, this.#settings.limits, this.origin);
+    this.connections.add(connection);
+    this.#handOff(connection, true, -1);
+    this.#checkDrained();
   }
 
   /** Takes a waiter out of the queue (it was aborted); returns whether it was waiting. */
@@ -362,7 +407,7 @@ export class OriginPool implements ConnectionOwner {
     try {
       socket = await dialWithTimeout(
         this.#settings.dialer,
-        this.#target,
+        this.target,
         observer,
         this.#settings.connectTimeout,
         controller,

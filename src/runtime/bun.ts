@@ -12,7 +12,9 @@ import {
   type Socket,
   type SocketConnector,
   type SocketListener,
+  type TlsSettings,
 } from "./socket.ts";
+import { startTlsOver } from "./node.ts";
 import { toSocketError } from "./socket_errors.ts";
 import { WirefetchError } from "../errors.ts";
 
@@ -45,10 +47,15 @@ class BunSocket implements Socket {
 
   isTls: boolean;
   insecure: boolean;
+  // The TLS settings while a handshake with a `checkServerIdentity` callback runs, else null.
+  checkIdentity: TlsSettings | null = null;
+  // A unix socket's path: Bun reports no addresses for those.
+  path: string | undefined;
 
-  constructor(isTls: boolean, insecure: boolean) {
+  constructor(isTls: boolean, insecure: boolean, path?: string) {
     this.isTls = isTls;
     this.insecure = insecure;
+    this.path = path;
     this.fd = -1;
     this.localAddress = this.remoteAddress = { address: "", port: 0, family: "IPv4" };
   }
@@ -62,6 +69,11 @@ class BunSocket implements Socket {
       return;
     }
     this.fd = typeof raw.fd === "number" ? raw.fd : -1;
+    if (this.path !== undefined) {
+      this.localAddress = { address: "", port: 0, family: "unix" };
+      this.remoteAddress = { address: this.path, port: 0, family: "unix" };
+      return;
+    }
     this.localAddress = {
       address: raw.localAddress ?? "",
       port: raw.localPort ?? 0,
@@ -215,7 +227,28 @@ const handlers = {
     socket.settle = null;
     // With verification off, Bun still reports why the chain would have failed; only a failed
     // handshake itself counts then.
-    if (success && (authorizationError === null || socket.insecure)) {
+    const identity = socket.checkIdentity;
+    socket.checkIdentity = null;
+    // A checkServerIdentity callback replaces the host name check, as in Node: Bun then runs
+    // with verification off (see connect) and its name mismatch is left to the callback, while
+    // a chain that does not verify still fails.
+    const nameOnly = identity !== null &&
+      (authorizationError as { code?: string } | null)?.code === "ERR_TLS_CERT_ALTNAME_INVALID";
+    // Bun reports a name mismatch as an unsuccessful handshake even with verification off.
+    if ((success && (authorizationError === null || socket.insecure)) || nameOnly) {
+      if (identity !== null) {
+        // The callback decides with the peer certificate Node's callback would get.
+        let refusal: Error | undefined;
+        try {
+          refusal = identity.checkServerIdentity!(identity.serverName, raw.getPeerCertificate());
+        } catch (error) {
+          refusal = error as Error;
+        }
+        if (refusal !== undefined) {
+          settle(new WirefetchError("ERR_TLS", refusal.message, { cause: refusal }));
+          return;
+        }
+      }
       socket.alpnProtocol = raw.alpnProtocol || null;
       socket.tlsVersion = raw.getTLSVersion?.() ?? null;
       settle(null);
@@ -294,7 +327,8 @@ export const bunConnector: SocketConnector = {
     // deno-lint-ignore no-explicit-any
     const Bun = (globalThis as any).Bun;
     const tls = options.tls;
-    const socket = new BunSocket(tls !== null, tls?.insecure === true);
+    const socket = new BunSocket(tls !== null, tls?.insecure === true, options.path);
+    if (tls?.checkServerIdentity !== undefined) socket.checkIdentity = tls;
     socket.onTcpConnect = options.onTcpConnect;
     const ready = new Promise<WirefetchError | null>((resolve) => (socket.settle = resolve));
     // Bun cannot cancel a connect in progress, but an abort (Happy Eyeballs loser, connect
@@ -314,14 +348,19 @@ export const bunConnector: SocketConnector = {
     let raw: BunRawSocket;
     try {
       const connecting = Bun.connect({
-        hostname: options.hostname,
-        port: options.port,
+        ...(options.path !== undefined
+          ? { unix: options.path }
+          : { hostname: options.hostname, port: options.port }),
+        // Not in Bun's types, but honoured (Bun passes it to bind(2)).
+        localAddress: options.localAddress,
         socket: handlers,
         data: socket,
         tls: tls === null ? undefined : {
           serverName: tls.serverName,
           ca: tls.caCerts ? await withSystemRoots(tls.caCerts) : undefined,
-          rejectUnauthorized: !tls.insecure,
+          cert: tls.cert,
+          key: tls.key,
+          rejectUnauthorized: !tls.insecure && tls.checkServerIdentity === undefined,
           ALPNProtocols: tls.alpnProtocols ? alpnWireFormat(tls.alpnProtocols) : undefined,
         },
       });
@@ -338,7 +377,11 @@ export const bunConnector: SocketConnector = {
       throw toSocketError(error, false);
     }
     socket.attach(raw);
-    raw.setNoDelay?.(true);
+    if (options.path === undefined) {
+      raw.setNoDelay?.(true);
+      const keepAlive = options.keepAlive ?? 0;
+      if (keepAlive > 0) raw.setKeepAlive?.(true, keepAlive);
+    }
     const error = await ready;
     signal?.removeEventListener("abort", onAbort);
     if (error !== null) {
@@ -346,5 +389,8 @@ export const bunConnector: SocketConnector = {
       throw error;
     }
     return socket;
+  },
+  startTls(socket: Socket, tls: TlsSettings, signal?: AbortSignal): Promise<Socket> {
+    return startTlsOver(socket, tls, signal);
   },
 };

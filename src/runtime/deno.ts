@@ -12,9 +12,11 @@ import {
   type Socket,
   type SocketConnector,
   type SocketListener,
+  type TlsSettings,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
 import { WirefetchError } from "../errors.ts";
+import { nodeConnector, startTlsOver } from "./node.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyConn = any;
@@ -27,8 +29,13 @@ type AnyConn = any;
 // first read that fills less than a sixteenth of it drops it and goes back to the small one.
 const SMALL_READ = 4096;
 const LARGE_READ = 262144;
+// pull() (a proxy handshake before listen) reads into a buffer of its own of this size.
+const PULL_SIZE = 16384;
 
-function toAddress(addr: { hostname: string; port: number }): NetAddress {
+function toAddress(
+  addr: { hostname: string; port: number; transport?: string; path?: string | null },
+): NetAddress {
+  if (addr.transport === "unix") return { address: addr.path ?? "", port: 0, family: "unix" };
   return {
     address: addr.hostname,
     port: addr.port,
@@ -56,16 +63,40 @@ class DenoSocket implements Socket {
   #onWritten = (n: number): Promise<void> | undefined => this.#written(n);
   #onWriteFailed = (error: unknown): void => this.#writeFailed(error);
 
-  constructor(conn: AnyConn, alpnProtocol: string | null) {
+  constructor(conn: AnyConn, alpnProtocol: string | null, path?: string) {
     this.#conn = conn;
     this.localAddress = toAddress(conn.localAddr);
-    this.remoteAddress = toAddress(conn.remoteAddr);
+    // A unix socket's peer is the path we connected to, whatever Deno reports.
+    this.remoteAddress = path !== undefined
+      ? { address: path, port: 0, family: "unix" }
+      : toAddress(conn.remoteAddr);
     this.alpnProtocol = alpnProtocol;
   }
 
   listen(listener: SocketListener): void {
     this.#listener = listener;
     this.#readLoop();
+  }
+
+  async pull(): Promise<Uint8Array | null> {
+    const buffer = new Uint8Array(PULL_SIZE);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(buffer);
+    } catch (error) {
+      throw toSocketError(error);
+    }
+    return n === null ? null : buffer.subarray(0, n);
+  }
+
+  detach(): unknown {
+    // Only a plain TCP connection can be handed to Deno.startTls (a TLS one has handshake()).
+    if (this.#listener !== null || this.#closed) return undefined;
+    if (typeof this.#conn.handshake === "function" || this.remoteAddress.family === "unix") {
+      return undefined;
+    }
+    this.#closed = true;
+    return this.#conn;
   }
 
   async #readLoop(): Promise<void> {
@@ -214,6 +245,14 @@ class DenoSocket implements Socket {
 export const denoConnector: SocketConnector = {
   runtime: "deno",
   async connect(options: ConnectOptions): Promise<Socket> {
+    // Deno's own API cannot bind a local address, send a client certificate, skip verification
+    // or hand the peer certificate to a callback; `node:net` and `node:tls` in Deno can. They
+    // cost more per connection (see ARCHITECTURE.md), so only routes that need them take them.
+    const tls = options.tls;
+    if (options.localAddress !== undefined || (tls !== null && needsNodeTls(tls))) {
+      return nodeConnector.connect(options);
+    }
+    if (options.path !== undefined) return connectUnix(options);
     // deno-lint-ignore no-explicit-any
     const Deno = (globalThis as any).Deno;
     let conn: AnyConn;
@@ -233,49 +272,83 @@ export const denoConnector: SocketConnector = {
     }
     // Small requests must not wait for Nagle's algorithm to coalesce them with nothing.
     conn.setNoDelay?.(true);
-    const tls = options.tls;
+    // Deno.Conn.setKeepAlive takes no delay: the system's idle time applies (Linux: 7200 s).
+    if ((options.keepAlive ?? 0) > 0) conn.setKeepAlive?.(true);
     if (tls === null) return new DenoSocket(conn, null);
-    if (tls.insecure) {
-      conn.close();
-      // Deno offers no per-connection switch for chain verification; only the process-wide
-      // --unsafely-ignore-certificate-errors flag, which applies before we ever see the socket.
-      throw new WirefetchError(
-        "ERR_TLS",
-        "Deno cannot skip certificate verification per connection: pass the server's CA in " +
-          "`caCerts`, or run Deno with --unsafely-ignore-certificate-errors",
-      );
+    return handshakeTls(conn, tls, options.signal);
+  },
+  startTls(socket: Socket, tls: TlsSettings, signal?: AbortSignal): Promise<Socket> {
+    // A tunnel through a plain TCP proxy is still a Deno.TcpConn: Deno's own TLS handshakes
+    // about twice as fast as node:tls (see ARCHITECTURE.md). A TLS proxy connection, or options
+    // Deno.startTls cannot express, take node:tls over the socket.
+    if (!needsNodeTls(tls)) {
+      const conn = socket.detach?.() as AnyConn | undefined;
+      if (conn !== undefined) return handshakeTls(conn, tls, signal);
     }
-    let tlsConn: AnyConn = undefined;
-    // The signal stays live through the handshake: a server that accepts and never answers the
-    // ClientHello must not keep the socket (and the process) alive past connectTimeout.
-    const signal = options.signal;
-    const onAbort = (): void => {
-      try {
-        (tlsConn ?? conn).close();
-      } catch {
-        // Already closed.
-      }
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      tlsConn = await Deno.startTls(conn, {
-        hostname: tls.serverName,
-        caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
-        alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
-      });
-      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
-      const info = await tlsConn.handshake();
-      return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
-    } catch (error) {
-      try {
-        (tlsConn ?? conn).close();
-      } catch {
-        // The failed handshake may have closed it already.
-      }
-      if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
-      throw toSocketError(error, true);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    return startTlsOver(socket, tls, signal);
   },
 };
+
+function needsNodeTls(tls: TlsSettings): boolean {
+  return tls.insecure === true || tls.cert !== undefined || tls.key !== undefined ||
+    tls.checkServerIdentity !== undefined;
+}
+
+async function connectUnix(options: ConnectOptions): Promise<Socket> {
+  // deno-lint-ignore no-explicit-any
+  const Deno = (globalThis as any).Deno;
+  let conn: AnyConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: options.path });
+  } catch (error) {
+    throw toSocketError(error);
+  }
+  if (options.onTcpConnect?.() === false) {
+    conn.close();
+    throw new WirefetchError("ERR_SOCKET", ABANDONED);
+  }
+  const socket = new DenoSocket(conn, null, options.path);
+  if (options.tls === null) return socket;
+  return startTlsOver(socket, options.tls, options.signal);
+}
+
+// Deno.startTls over a connected TCP connection, then the handshake; closes it on failure.
+async function handshakeTls(
+  conn: AnyConn,
+  tls: TlsSettings,
+  signal: AbortSignal | undefined,
+): Promise<Socket> {
+  // deno-lint-ignore no-explicit-any
+  const Deno = (globalThis as any).Deno;
+  let tlsConn: AnyConn = undefined;
+  // The signal stays live through the handshake: a server that accepts and never answers the
+  // ClientHello must not keep the socket (and the process) alive past connectTimeout.
+  const onAbort = (): void => {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    tlsConn = await Deno.startTls(conn, {
+      hostname: tls.serverName,
+      caCerts: tls.caCerts ? [...tls.caCerts] : undefined,
+      alpnProtocols: tls.alpnProtocols ? [...tls.alpnProtocols] : undefined,
+    });
+    if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
+    const info = await tlsConn.handshake();
+    return new DenoSocket(tlsConn, info.alpnProtocol ?? null);
+  } catch (error) {
+    try {
+      (tlsConn ?? conn).close();
+    } catch {
+      // The failed handshake may have closed it already.
+    }
+    if (signal?.aborted) throw new WirefetchError("ERR_SOCKET", ABANDONED);
+    throw toSocketError(error, true);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

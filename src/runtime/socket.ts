@@ -10,15 +10,39 @@
 
 import type { WirefetchError } from "../errors.ts";
 
-/** An IP endpoint of a connected socket. */
+/** An endpoint of a connected socket: an IP address and port, or a unix socket path. */
 export interface NetAddress {
-  /** The IP address, without brackets for IPv6. */
+  /** The IP address, without brackets for IPv6; for a unix socket its path (or ""). */
   readonly address: string;
-  /** The port number. */
+  /** The port number (0 for a unix socket). */
   readonly port: number;
-  /** `"IPv4"` or `"IPv6"`. */
-  readonly family: "IPv4" | "IPv6";
+  /** `"IPv4"`, `"IPv6"`, or `"unix"` for a unix domain socket. */
+  readonly family: "IPv4" | "IPv6" | "unix";
 }
+
+/**
+ * The parts of a peer certificate that `checkServerIdentity` callbacks use, as Node's and Bun's
+ * `getPeerCertificate()` describe them (`subject`, `subjectaltname`, `fingerprint256`, `raw`...).
+ */
+export interface PeerCertificate {
+  /** SHA-256 fingerprint, colon-separated upper-case hex. */
+  readonly fingerprint256?: string;
+  /** The subjectAltName extension as text ("DNS:localhost, IP Address:127.0.0.1"). */
+  readonly subjectaltname?: string;
+  /** The DER bytes of the certificate. */
+  readonly raw?: Uint8Array;
+  /** Any other field the runtime reports. */
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Decides whether a certificate belongs to `hostname`: returns an Error to reject it. Runs after
+ * chain verification (unless that is off), instead of the default host name check.
+ */
+export type CheckServerIdentity = (
+  hostname: string,
+  cert: PeerCertificate,
+) => Error | undefined;
 
 /** The receiver of a socket's events; a connection implements it. */
 export interface SocketListener {
@@ -40,14 +64,29 @@ export interface TlsSettings {
   readonly insecure?: boolean;
   /** ALPN protocols to offer. */
   readonly alpnProtocols?: readonly string[];
+  /** A client certificate chain (PEM) for mutual TLS, with `key`. */
+  readonly cert?: string;
+  /** The private key (PEM) of `cert`. */
+  readonly key?: string;
+  /** Replaces the host name check (certificate pinning). */
+  readonly checkServerIdentity?: CheckServerIdentity;
 }
 
 /** Where and how to connect. */
 export interface ConnectOptions {
-  /** An IP address or host name. */
+  /** An IP address or host name (ignored with `path`). */
   readonly hostname: string;
-  /** The TCP port. */
+  /** The TCP port (ignored with `path`). */
   readonly port: number;
+  /** A unix domain socket path (a leading NUL byte names a Linux abstract socket). */
+  readonly path?: string;
+  /** The local IP address to bind the outgoing TCP socket to. */
+  readonly localAddress?: string;
+  /**
+   * TCP keepalive: milliseconds of idleness before the first probe, or 0 for none. Deno's own
+   * sockets cannot set the delay; there the operating system's default applies.
+   */
+  readonly keepAlive?: number;
   /** When set, a TLS handshake follows the TCP connection. */
   readonly tls: TlsSettings | null;
   /**
@@ -98,6 +137,18 @@ export interface Socket {
   ref(): void;
   /** Closes the socket and frees its resources. Idempotent; no events follow. */
   close(): void;
+  /**
+   * Optional, before `listen`: reads once and resolves with the bytes, or null at EOF (rejects
+   * with a WirefetchError). A proxy handshake reads this way where it can, so that no read is
+   * left pending when the runtime's own TLS must take the connection over (Deno's `startTls`
+   * refuses a connection with a read in flight).
+   */
+  pull?(): Promise<Uint8Array | null>;
+  /**
+   * Optional: gives up the runtime's own connection object for a TLS upgrade, if `listen` was
+   * never called and nothing is buffered; this Socket is then dead. Else undefined.
+   */
+  detach?(): unknown;
 }
 
 /** Opens sockets for one runtime. */
@@ -106,4 +157,9 @@ export interface SocketConnector {
   readonly runtime: "deno" | "bun" | "node";
   /** Connects (and handshakes TLS when asked). Rejects with a WirefetchError. */
   connect(options: ConnectOptions): Promise<Socket>;
+  /**
+   * Runs a TLS handshake over a socket that is already connected (a proxy tunnel), on which
+   * `listen` was not called yet. Rejects with a WirefetchError; the socket is closed then.
+   */
+  startTls(socket: Socket, tls: TlsSettings, signal?: AbortSignal): Promise<Socket>;
 }

@@ -57,6 +57,13 @@ function loadCalls(): NativeCalls | LoadFailure {
  * ```
  */
 export function tcpInfo(target: TcpInfoTarget): TcpInfoResult {
+  const unix = unixPath(target);
+  if (unix !== undefined) {
+    return failure(
+      "INVALID_TARGET",
+      `not a TCP socket: a unix domain socket${unix === "" ? "" : ` (${unix})`} has no TCP_INFO`,
+    );
+  }
   try {
     const calls = loadCalls();
     if ("reason" in calls) return failure(calls.code, calls.reason);
@@ -66,6 +73,21 @@ export function tcpInfo(target: TcpInfoTarget): TcpInfoResult {
     // Nothing above is expected to throw; a runtime quirk must not break the caller anyway.
     return failure("FFI_ERROR", `unexpected error: ${(error as Error)?.message ?? error}`);
   }
+}
+
+// A unix domain socket's path ("" when unknown), or undefined for anything else: wirefetch's
+// sockets say `family: "unix"`, Deno's UnixConn `transport: "unix"`.
+function unixPath(target: TcpInfoTarget): string | undefined {
+  if (target === null || typeof target !== "object") return undefined;
+  const remote = (target as { remoteAddress?: unknown }).remoteAddress as
+    | { family?: string; address?: string }
+    | undefined;
+  if (typeof remote === "object" && remote?.family === "unix") return remote.address ?? "";
+  const addr = (target as { remoteAddr?: unknown }).remoteAddr as
+    | { transport?: string; path?: string | null }
+    | undefined;
+  if (typeof addr === "object" && addr?.transport === "unix") return addr.path ?? "";
+  return undefined;
 }
 
 /**

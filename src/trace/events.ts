@@ -43,6 +43,8 @@ export const TRACE_EVENT_TYPES: readonly string[] = Object.freeze([
   "dnsdone",
   "connectstart",
   "connectdone",
+  "proxyconnectstart",
+  "proxyconnectdone",
   "tlshandshakestart",
   "tlshandshakedone",
   "dequeued",
@@ -276,9 +278,9 @@ export class DnsDoneEvent extends TraceEvent {
  * ```
  */
 export class ConnectStartEvent extends TraceEvent {
-  /** `"tcp4"` or `"tcp6"`. */
+  /** `"tcp4"`, `"tcp6"`, or `"unix"` for a unix domain socket. */
   readonly network: string;
-  /** `ip:port` (IPv6 in brackets). */
+  /** `ip:port` (IPv6 in brackets), or the unix socket's path. */
   readonly address: string;
   /** Creates the event. */
   constructor(subject: TraceSubject, network: string, address: string) {
@@ -298,9 +300,9 @@ export class ConnectStartEvent extends TraceEvent {
  * ```
  */
 export class ConnectDoneEvent extends TraceEvent {
-  /** `"tcp4"` or `"tcp6"`. */
+  /** `"tcp4"`, `"tcp6"`, or `"unix"` for a unix domain socket. */
   readonly network: string;
-  /** `ip:port` (IPv6 in brackets). */
+  /** `ip:port` (IPv6 in brackets), or the unix socket's path. */
   readonly address: string;
   /** Why the attempt failed, if it did (a Happy Eyeballs loser says "abandoned"). */
   readonly error: Error | undefined;
@@ -309,6 +311,65 @@ export class ConnectDoneEvent extends TraceEvent {
     super("connectdone", subject);
     this.network = network;
     this.address = address;
+    this.error = error;
+  }
+}
+
+/**
+ * `proxyconnectstart`: connected to the proxy, the tunnel handshake (`CONNECT`, or SOCKS5's
+ * greeting, authentication and CONNECT) begins. Plain http through an HTTP proxy has no
+ * tunnel, so no such event.
+ *
+ * @example
+ * ```ts
+ * import { ProxyConnectStartEvent } from "@wirefetch/fetch";
+ * addEventListener("proxyconnectstart", (e) => console.log((e as ProxyConnectStartEvent).proxy));
+ * ```
+ */
+export class ProxyConnectStartEvent extends TraceEvent {
+  /** The proxy's URL, without credentials. */
+  readonly proxy: string;
+  /** The tunnel's destination, `host:port`. */
+  readonly hostPort: string;
+  /** Creates the event. */
+  constructor(subject: TraceSubject, proxy: string, target: string) {
+    super("proxyconnectstart", subject);
+    this.proxy = proxy;
+    this.hostPort = target;
+  }
+}
+
+/**
+ * `proxyconnectdone`: the tunnel handshake ended; `status` is the proxy's answer (the CONNECT
+ * status, or the SOCKS5 reply code, 0 meaning success), `error` why it failed.
+ *
+ * @example
+ * ```ts
+ * import { ProxyConnectDoneEvent } from "@wirefetch/fetch";
+ * addEventListener("proxyconnectdone", (e) => console.log((e as ProxyConnectDoneEvent).status));
+ * ```
+ */
+export class ProxyConnectDoneEvent extends TraceEvent {
+  /** The proxy's URL, without credentials. */
+  readonly proxy: string;
+  /** The tunnel's destination, `host:port`. */
+  readonly hostPort: string;
+  /** The CONNECT status or SOCKS5 reply code, when the proxy answered. */
+  readonly status: number | undefined;
+  /** Why the handshake failed, if it did. */
+  readonly error: Error | undefined;
+  /** Creates the event. */
+  constructor(
+    subject: TraceSubject,
+    proxy: string,
+    target: string,
+    status: number | undefined,
+    error?: Error,
+  ) {
+    super("proxyconnectdone", subject);
+    this.proxy = proxy;
+    this.hostPort = target;
+    this.status = status;
     this.error = error;
   }
 }

@@ -13,6 +13,8 @@ export interface Timings {
   readonly dns: number;
   /** TCP connect, Happy Eyeballs included (0 on a reused connection). */
   readonly connect: number;
+  /** The proxy's tunnel handshake, CONNECT or SOCKS5 (0 without one or when reused). */
+  readonly proxy: number;
   /** TLS handshake (0 for http: or a reused connection). */
   readonly tls: number;
   /** From having a connection to the request being written. */
@@ -51,6 +53,9 @@ export class TimingMarks {
   /** TCP connect began (first attempt) / ended (winner). */
   connectStart = -1;
   connectDone = -1;
+  /** The proxy's tunnel handshake began / ended. */
+  proxyStart = -1;
+  proxyDone = -1;
   /** TLS handshake began / ended. */
   tlsStart = -1;
   tlsDone = -1;
@@ -80,19 +85,22 @@ export class TimingMarks {
     const dns = span(this.dnsStart, this.dnsDone);
     const connect = span(this.connectStart, this.connectDone);
     const tls = span(this.tlsStart, this.tlsDone);
+    const proxy = span(this.proxyStart, this.proxyDone);
     const gotConn = this.gotConn >= 0 ? this.gotConn : now;
-    const dialTime = dns + connect + tls;
+    const dialTime = dns + connect + proxy + tls;
     const wrote = this.wrote >= 0 ? this.wrote : gotConn;
     const firstByte = this.firstByte >= 0 ? this.firstByte : now;
     const total = now - this.start;
     const queued = Math.max(0, gotConn - this.start - dialTime);
     const namelookup = queued + dns;
     const connectPoint = namelookup + connect;
-    const pretransfer = connectPoint + tls;
+    // curl counts a proxy's CONNECT in its appconnect (pretransfer) point, as we do.
+    const pretransfer = connectPoint + proxy + tls;
     return {
       queued,
       dns,
       connect,
+      proxy,
       tls,
       written: span(gotConn, wrote),
       ttfb: this.firstByte >= 0 ? span(wrote, firstByte) : 0,
@@ -128,7 +136,7 @@ export const TIMING_MARKS: unique symbol = Symbol("wirefetch.timingMarks");
  * import { fetch, timingsOf } from "@wirefetch/fetch";
  * const response = await fetch("http://127.0.0.1:8080/");
  * await response.text();
- * console.log(timingsOf(response)); // { queued, dns, connect, tls, written, ttfb, ... }
+ * console.log(timingsOf(response)); // { queued, dns, connect, proxy, tls, written, ttfb, ... }
  * ```
  */
 export function timingsOf(response: Response): Timings | undefined {

@@ -32,6 +32,7 @@ describe("timings arithmetic on fixed marks", () => {
       queued: 15,
       dns: 10,
       connect: 30,
+      proxy: 0,
       tls: 40,
       written: 5,
       // From the request written (200), not from the connection (195).
@@ -47,6 +48,32 @@ describe("timings arithmetic on fixed marks", () => {
         starttransfer: 160,
         total: 200,
       },
+    });
+  });
+
+  it("counts a proxy tunnel between TCP and TLS, in pretransfer as curl does", () => {
+    const t = marks({
+      start: 0,
+      connectStart: 0,
+      connectDone: 10,
+      proxyStart: 10,
+      proxyDone: 25,
+      tlsStart: 25,
+      tlsDone: 45,
+      gotConn: 45,
+      wrote: 46,
+      firstByte: 50,
+      end: 60,
+      complete: true,
+    }).toTimings();
+    assert.equal(t.proxy, 15);
+    assert.equal(t.queued, 0);
+    assert.deepEqual(t.cumulative, {
+      namelookup: 0,
+      connect: 10,
+      pretransfer: 45,
+      starttransfer: 50,
+      total: 60,
     });
   });
 
@@ -136,8 +163,8 @@ describe("timings end to end", () => {
       assert.deepEqual((events.get("responsedone") as ResponseDoneEvent).timings, timings);
       assert.equal(timings.complete, true);
       // The phases add up to the total, and the cumulative points are their running sums.
-      const sum = timings.queued + timings.dns + timings.connect + timings.tls + timings.written +
-        timings.ttfb + timings.transfer;
+      const sum = timings.queued + timings.dns + timings.connect + timings.proxy + timings.tls +
+        timings.written + timings.ttfb + timings.transfer;
       assert.ok(Math.abs(sum - timings.total) < 1e-6, `${sum} vs ${timings.total}`);
       assert.ok(
         Math.abs(timings.cumulative.starttransfer - (sum - timings.transfer)) < 1e-6,
