@@ -42,7 +42,7 @@ import {
 import { MODES } from "./modes/mod.ts";
 import type { Mode, ModeContext, Wirefetch, WirefetchBuild } from "./modes/types.ts";
 import { BIG_BYTES, nginxServer, ownServer, urlTarget } from "./targets.ts";
-import { memoryTarget, useMemorySockets } from "./modes/in_memory.ts";
+import { memoryTarget, useMemorySockets } from "./memory.ts";
 
 const HELP =
   `usage: deno run -A bench/bench.ts [MODE] [OPTIONS]   (bun bench/bench.ts, node bench/node.mjs)

@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { Target } from "../harness.ts";
-import type { WirefetchBuild } from "./types.ts";
+import type { Target } from "./harness.ts";
+import type { WirefetchBuild } from "./modes/types.ts";
 
 const RESPONSE = new TextEncoder().encode(
   "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 30 Nov 2026 06:00:00 GMT\r\n" +
