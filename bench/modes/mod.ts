@@ -5,6 +5,7 @@
  */
 
 import { defaultMode } from "./default.ts";
+import { hooksCostMode } from "./hooks_cost.ts";
 import { idleMemoryMode } from "./idle_memory.ts";
 import { selfTestMode } from "./self_test.ts";
 import { tcpInfoCostMode } from "./tcp_info_cost.ts";
@@ -16,6 +17,7 @@ export const MODES: readonly Mode[] = [
   defaultMode,
   selfTestMode,
   traceCostMode,
+  hooksCostMode,
   tcpInfoCostMode,
   idleMemoryMode,
 ];
