@@ -252,6 +252,42 @@ describe("content codings", () => {
     }
   });
 
+  it("errors a large streamed body whose coded data is truncated, never a clean short end", async () => {
+    // Bodies above 64 KiB take the streaming decoder (small ones are decoded in one call): the
+    // transfer itself is complete (content-length matches), only the compressed data stops early.
+    const noisy = new Uint8Array(512 * 1024);
+    let x = 1;
+    for (let i = 0; i < noisy.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      noisy[i] = x >>> 24;
+    }
+    const bodies: Record<string, [string, Uint8Array]> = {
+      "/gzip": ["gzip", zlib.gzipSync(noisy)],
+      "/gzip-no-trailer": ["gzip", zlib.gzipSync(noisy)],
+      "/deflate": ["deflate", zlib.deflateSync(noisy)],
+      "/br": ["br", zlib.brotliCompressSync(noisy)],
+    };
+    for (const [path, [, data]] of Object.entries(bodies)) {
+      assert.ok(data.length > 128 * 1024, `${path} compresses to ${data.length} bytes`);
+      bodies[path][1] = path === "/gzip-no-trailer"
+        ? data.subarray(0, data.length - 8)
+        : data.subarray(0, data.length >> 1);
+    }
+    const server = await serve((request) => coded(...bodies[request.target]));
+    const client = new Client();
+    try {
+      for (const path of Object.keys(bodies)) {
+        const response = await withDeadline(client.fetch(server.url + path));
+        const error = await bodyError(response);
+        assert.equal(codeOf(error), "ERR_CONTENT_DECODING", path);
+        assert.equal((error as TypeError).message, "terminated", path);
+      }
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it("passes a truncated transfer's own error through the decoder", async () => {
     const gz = zlib.gzipSync(plain);
     const server = await startRawServer(async (socket) => {
