@@ -30,8 +30,8 @@ describe("network errors", () => {
     const server = await startRawServer(async (socket) => {
       await readRequestHead(socket);
       socket.write("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n");
-      socket.write("x".repeat(70_000));
-      setTimeout(() => socket.destroy(), 20);
+      // Closed once the bytes are handed to the kernel: the head always arrives, the body never ends.
+      socket.write("x".repeat(70_000), () => socket.destroy());
     });
     const client = new Client();
     try {
@@ -62,14 +62,17 @@ class PolyfillSignal extends EventTarget {
 
 describe("abort reasons", () => {
   it("rejects with an AbortError DOMException for a signal without a reason", async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
     const server = await startRawServer(async (socket) => {
       await readRequestHead(socket); // and never answer
+      arrived();
     });
     const client = new Client();
     try {
       const signal = new PolyfillSignal();
       const pending = client.fetch(server.url, { signal: signal as unknown as AbortSignal });
-      await within(new Promise((r) => setTimeout(r, 50)), 1_000, "a pause");
+      await within(requestArrived, 5_000, "the request reaching the server");
       signal.abort();
       const error = await rejection(pending);
       assert.ok(error instanceof DOMException);
