@@ -73,6 +73,7 @@ export {
   WroteHeaderFieldEvent,
   WroteRequestEvent,
 } from "./src/trace/events.ts";
+export type { TraceHooks, TraceInfo } from "./src/trace/hooks.ts";
 export { type Timings, timingsOf } from "./src/trace/timings.ts";
 export type { LookupAddress, LookupFunction } from "./src/net/resolve.ts";
 export type { CheckServerIdentity, NetAddress, PeerCertificate } from "./src/runtime/socket.ts";

@@ -7,6 +7,7 @@
  *
  * `--tcp-info-cost` compares new-connection-per-request clients with and without `tcpInfo`;
  * `--trace-cost` compares a client with a listener on every trace event against one without;
+ * `--hooks-cost` compares a client with a hooks object implementing every hook against one without;
  * `--baseline=DIR` compares this checkout against another one (a git worktree) in the same run.
  *
  * Env: BENCH_SECONDS (measured seconds per candidate per latency case, default 2),
@@ -81,6 +82,7 @@ const WATCHDOG_SLACK_MS = 30_000;
 const args = new Set(process.argv.slice(2));
 const selfTest = args.has("--self-test");
 const traceCost = args.has("--trace-cost");
+const hooksCost = args.has("--hooks-cost");
 const tcpInfoCost = args.has("--tcp-info-cost");
 const baseline = [...args].find((a) => a.startsWith("--baseline="))?.slice(11) ?? null;
 const emitJson = args.has("--json");
@@ -444,6 +446,28 @@ async function loadCandidates(): Promise<Candidate[]> {
         },
       },
       { ...plain, name: "wirefetch untraced" },
+    ];
+  }
+  if (hooksCost) {
+    // The cost of hooks: the same client code with a no-op hook for every trace event type.
+    let seen = 0;
+    const hooks: Record<string, () => void> = {};
+    for (const type of mod.TRACE_EVENT_TYPES) {
+      hooks[type] = () => {
+        seen++;
+      };
+    }
+    const hooked = new mod.Client({ maxConnectionsPerHost: 16, hooks });
+    return [
+      {
+        name: "wirefetch hooks",
+        fetch: (url) => hooked.fetch(url),
+        close: () => {
+          if (seen === 0) throw new Error("no hook was called");
+          return hooked.close();
+        },
+      },
+      { ...plain, name: "wirefetch no hooks" },
     ];
   }
   if (baseline !== null) {

@@ -162,6 +162,14 @@ await Deno.writeTextFile(
   readme.replaceAll("jsr:@wirefetch/fetch", "@wirefetch/fetch"),
 );
 
+// deno.json's npm: imports (@opentelemetry/api, for ./otel only) are the application's own copy:
+// optional peer dependencies, so the core entry points install with no dependency at all.
+const peers: Record<string, string> = {};
+for (const target of Object.values((denoJson.imports ?? {}) as Record<string, string>)) {
+  const match = /^npm:(@?[^@]+)@(.+)$/.exec(target);
+  if (match) peers[match[1]] = match[2];
+}
+
 const main = entries.get(".")!.replace(/\.ts$/, "");
 const manifest = {
   name: denoJson.name,
@@ -180,6 +188,14 @@ const manifest = {
   optionalDependencies: { koffi: packageJson.devDependencies.koffi },
   // 20.4 added Symbol.asyncDispose, which `await using client` needs.
   engines: { node: ">=20.4" },
+  ...(Object.keys(peers).length > 0
+    ? {
+      peerDependencies: peers,
+      peerDependenciesMeta: Object.fromEntries(
+        Object.keys(peers).map((name) => [name, { optional: true }]),
+      ),
+    }
+    : {}),
   keywords: ["fetch", "http", "http1.1", "keep-alive", "connection-pool", "deno", "bun", "node"],
 };
 await Deno.writeTextFile(join(out, "package.json"), JSON.stringify(manifest, null, 2) + "\n");

@@ -127,6 +127,7 @@ const expected = {
   ".": ["fetch", "Client", "defaultClient", "WirefetchError", "VERSION"],
   "./global": ["install", "uninstall"],
   "./har": ["HarRecorder"],
+  "./otel": ["instrument"],
 };
 const probe = Object.keys(manifest.exports)
   .filter((subpath) => subpath !== "./package.json")

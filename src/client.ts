@@ -10,20 +10,33 @@ import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
 import {
-  BodyLeakEvent,
-  BodyReclaimEvent,
-  ConnCloseEvent,
-  ConnectDoneEvent,
-  ConnectStartEvent,
-  DnsDoneEvent,
-  DnsStartEvent,
-  PhaseEvent,
-  ProxyConnectDoneEvent,
-  ProxyConnectStartEvent,
-  TlsHandshakeDoneEvent,
-  TlsHandshakeStartEvent,
+  type BodyLeakEvent,
+  type BodyReclaimEvent,
+  type ConnCloseEvent,
+  type ConnectDoneEvent,
+  type ConnectStartEvent,
+  type DnsDoneEvent,
+  type DnsStartEvent,
+  type PhaseEvent,
+  type ProxyConnectDoneEvent,
+  type ProxyConnectStartEvent,
+  type ResponseDoneEvent,
+  type TlsHandshakeDoneEvent,
+  type TlsHandshakeStartEvent,
+  toEvent,
   type TraceSubject,
 } from "./trace/events.ts";
+import {
+  HookSet,
+  isolateListener,
+  maskOf,
+  type RequestObserver,
+  TRACE_BIT,
+  TraceErrorReporter,
+  type TraceHooks,
+  type TraceInfo,
+} from "./trace/hooks.ts";
+import { TimingMarks } from "./trace/timings.ts";
 import type { DialObserver } from "./net/dial.ts";
 import {
   type ProxyOption,
@@ -34,7 +47,7 @@ import {
 import { readProxyEnvironment } from "./proxy/environment.ts";
 import { warnings } from "./tcp_info/warnings.ts";
 import { OriginPool, type PoolSettings, type PoolStats } from "./pool/origin_pool.ts";
-import { checkMaxRedirects, toRequestSpec } from "./request.ts";
+import { checkMaxRedirects, findHeader, type RequestSpec, toRequestSpec } from "./request.ts";
 import { schemeFetch } from "./fetch/schemes.ts";
 import { defaultConnector } from "./runtime/connector.ts";
 
@@ -175,6 +188,19 @@ export interface ClientOptions {
    * the Fetch standard's limit. A request's own `maxRedirects` overrides it.
    */
   maxRedirects?: number;
+  /**
+   * Trace hooks for every request of this client: methods named like the trace event types,
+   * called with each event's fields as a plain object (see {@linkcode TraceHooks}). Far cheaper
+   * than EventTarget listeners; a hook that throws is reported and the request goes on.
+   */
+  hooks?: TraceHooks;
+  /**
+   * Record a `PerformanceResourceTiming` entry for every request, as the runtime's own fetch
+   * does, so `performance.getEntriesByType("resource")` and `PerformanceObserver` see them.
+   * Default true. Only Node keeps such entries (Deno has no resource timeline; Bun's
+   * `markResourceTiming` records nothing): elsewhere this costs nothing and records nothing.
+   */
+  resourceTiming?: boolean;
 }
 
 /** Options of {@linkcode Client.close}. */
@@ -216,6 +242,8 @@ export interface FetchInit extends RequestInit {
   decompress?: boolean;
   /** Most redirects to follow; default the client's `maxRedirects` (20). */
   maxRedirects?: number;
+  /** Trace hooks for this request only, called after the client's (see {@linkcode TraceHooks}). */
+  hooks?: TraceHooks;
 }
 
 /** The signature of {@linkcode Client.fetch} and of `fetch`. */
@@ -261,16 +289,33 @@ function routeOptionsOf(init: FetchInit | RouteOptions | undefined): RouteOption
   return { proxy: init.proxy, unix: init.unix, tls: init.tls };
 }
 
-// Reports a preconnect's dial phases to the client's listeners, as a request's dial would.
+// Reports a preconnect's dial phases to the client's hooks and listeners, as a request's dial
+// would.
 class PreconnectObserver implements DialObserver {
   readonly #client: Client;
-  readonly #subject: TraceSubject;
+  readonly #url: string;
   constructor(client: Client, url: string) {
     this.#client = client;
-    this.#subject = { requestId: 0, method: "", url };
+    this.#url = url;
+  }
+  // The fields every event of a preconnect shares: no request (id 0, no method).
+  #base(type: string): TraceInfo & { type: string } {
+    return {
+      type,
+      requestId: 0,
+      connectionId: undefined,
+      time: performance.now(),
+      method: "",
+      url: this.#url,
+    };
   }
   onDnsStart(host: string): void {
-    this.#client.dispatchTrace(new DnsStartEvent(this.#subject, host));
+    const bit = TRACE_BIT.dnsstart;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      { ...this.#base("dnsstart"), host } satisfies TraceInfo<DnsStartEvent>,
+    );
   }
   onDnsDone(
     addresses: readonly string[],
@@ -278,18 +323,51 @@ class PreconnectObserver implements DialObserver {
     coalesced: boolean,
     cached: boolean,
   ): void {
-    this.#client.dispatchTrace(
-      new DnsDoneEvent(this.#subject, addresses, error, coalesced, cached),
+    const bit = TRACE_BIT.dnsdone;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      {
+        ...this.#base("dnsdone"),
+        addresses,
+        error,
+        coalesced,
+        cached,
+      } satisfies TraceInfo<DnsDoneEvent>,
     );
   }
   onConnectStart(network: string, address: string): void {
-    this.#client.dispatchTrace(new ConnectStartEvent(this.#subject, network, address));
+    const bit = TRACE_BIT.connectstart;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      { ...this.#base("connectstart"), network, address } satisfies TraceInfo<ConnectStartEvent>,
+    );
   }
   onConnectDone(network: string, address: string, error: Error | undefined): void {
-    this.#client.dispatchTrace(new ConnectDoneEvent(this.#subject, network, address, error));
+    const bit = TRACE_BIT.connectdone;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      {
+        ...this.#base("connectdone"),
+        network,
+        address,
+        error,
+      } satisfies TraceInfo<ConnectDoneEvent>,
+    );
   }
   onProxyConnectStart(proxy: string, target: string): void {
-    this.#client.dispatchTrace(new ProxyConnectStartEvent(this.#subject, proxy, target));
+    const bit = TRACE_BIT.proxyconnectstart;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      {
+        ...this.#base("proxyconnectstart"),
+        proxy,
+        hostPort: target,
+      } satisfies TraceInfo<ProxyConnectStartEvent>,
+    );
   }
   onProxyConnectDone(
     proxy: string,
@@ -297,15 +375,38 @@ class PreconnectObserver implements DialObserver {
     status: number | undefined,
     error: Error | undefined,
   ): void {
-    this.#client.dispatchTrace(
-      new ProxyConnectDoneEvent(this.#subject, proxy, target, status, error),
+    const bit = TRACE_BIT.proxyconnectdone;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      {
+        ...this.#base("proxyconnectdone"),
+        proxy,
+        hostPort: target,
+        status,
+        error,
+      } satisfies TraceInfo<ProxyConnectDoneEvent>,
     );
   }
   onTlsStart(): void {
-    this.#client.dispatchTrace(new TlsHandshakeStartEvent(this.#subject));
+    const bit = TRACE_BIT.tlshandshakestart;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      this.#base("tlshandshakestart") satisfies TraceInfo<TlsHandshakeStartEvent>,
+    );
   }
   onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
-    this.#client.dispatchTrace(new TlsHandshakeDoneEvent(this.#subject, alpnProtocol, error));
+    const bit = TRACE_BIT.tlshandshakedone;
+    if (!this.#client.wants(bit)) return;
+    this.#client.emitTrace(
+      bit,
+      {
+        ...this.#base("tlshandshakedone"),
+        alpnProtocol,
+        error,
+      } satisfies TraceInfo<TlsHandshakeDoneEvent>,
+    );
   }
 }
 
@@ -346,6 +447,8 @@ export class Client extends EventTarget {
   readonly userAgent: string | null;
   /** Whether requests decode content codings by default (the `decompress` option). */
   readonly decompress: boolean;
+  /** Requests record Resource Timing entries (the `resourceTiming` option). */
+  readonly resourceTiming: boolean;
   #pools = new Map<string, OriginPool>();
   // The pool of each origin for requests without route options of their own: one lookup.
   #byOrigin = new Map<string, OriginPool>();
@@ -361,6 +464,15 @@ export class Client extends EventTarget {
   // types someone listens to are built.
   #listeners = 0;
   #byType = new Map<string, number>();
+  // The wrappers that isolate listeners (see addEventListener), by type (+ capture) and listener.
+  #wrappers = new Map<string, Map<EventListenerOrEventListenerObject, EventListener>>();
+  // Hooks objects of the client (option and addHooks), compiled; null when there are none.
+  #hookList: TraceHooks[] = [];
+  #hooks: HookSet | null = null;
+  #observers: RequestObserver[] = [];
+  #reporter = new TraceErrorReporter();
+  // The event types with a listener or a hook, as TRACE_BIT bits (what requests check).
+  #mask = 0;
 
   /**
    * Creates a client; see {@linkcode ClientOptions} for the defaults.
@@ -432,6 +544,12 @@ export class Client extends EventTarget {
     );
     this.userAgent = options.userAgent === undefined ? `wirefetch/${VERSION}` : options.userAgent;
     this.decompress = flag(options.decompress, true, "decompress");
+    this.resourceTiming = options.resourceTiming !== false;
+    if (options.hooks !== undefined && options.hooks !== null) {
+      this.#hookList = [options.hooks];
+      this.#hooks = new HookSet(this.#hookList, this.#reporter, "hook");
+      this.#updateMask();
+    }
     this.#maxRedirects = options.maxRedirects === undefined
       ? 20
       : checkMaxRedirects(options.maxRedirects);
@@ -484,13 +602,71 @@ export class Client extends EventTarget {
     return this.#closed;
   }
 
-  /** True while trace listeners are registered on this client. */
+  /** True while trace listeners or hooks are registered on this client. */
   get tracing(): boolean {
-    return this.#listeners > 0;
+    return this.#listeners > 0 || this.#hooks !== null;
+  }
+
+  /** @internal The client's compiled hooks, or null. */
+  get hooks(): HookSet | null {
+    return this.#hooks;
+  }
+
+  /** @internal The event types with a listener or hook (`TRACE_BIT` bits). */
+  get traceMask(): number {
+    return this.#mask;
+  }
+
+  #updateMask(): void {
+    this.#mask = maskOf(this.#byType.keys()) | (this.#hooks?.mask ?? 0);
   }
 
   /**
-   * Registers a trace event listener (see the event classes for the types).
+   * Adds a hooks object to every later request of this client, after those given so far (the
+   * `hooks` option comes first). Which methods it has is read now. Returns a function that
+   * removes it again.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@wirefetch/fetch";
+   * const client = new Client();
+   * const remove = client.addHooks({ gotconn: (info) => console.log(info.reused) });
+   * remove();
+   * ```
+   */
+  addHooks(hooks: TraceHooks): () => void {
+    const list = [...this.#hookList, hooks];
+    const compiled = new HookSet(list, this.#reporter, "hook");
+    this.#hookList = list;
+    this.#hooks = compiled;
+    this.#updateMask();
+    return () => {
+      const at = this.#hookList.indexOf(hooks);
+      if (at < 0) return;
+      this.#hookList = this.#hookList.filter((_, i) => i !== at);
+      this.#hooks = this.#hookList.length === 0
+        ? null
+        : new HookSet(this.#hookList, this.#reporter, "hook");
+      this.#updateMask();
+    };
+  }
+
+  /**
+   * @internal Lets an instrumentation (`./otel`) see each request before its head is encoded.
+   * Returns a function that removes the observer.
+   */
+  observe(observer: RequestObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
+  /**
+   * Registers a trace event listener (see the event classes for the types). The listener is
+   * isolated: if it throws (or returns a promise that rejects), the error is reported once per
+   * event type with `console.error` and the request goes on. A listener of a runtime's plain
+   * `EventTarget` that throws is reported as uncaught instead, which ends a Deno or Bun process.
    *
    * @example
    * ```ts
@@ -504,11 +680,45 @@ export class Client extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    super.addEventListener(type, listener, options);
-    if (listener !== null && type !== "bodyleak") {
+    if (listener === null) return;
+    const capture = typeof options === "boolean" ? options : options?.capture === true;
+    const key = capture ? `${type} capture` : type;
+    let wrappers = this.#wrappers.get(key);
+    if (wrappers === undefined) this.#wrappers.set(key, wrappers = new Map());
+    // EventTarget ignores a listener added twice (same type and capture); so do the counts.
+    if (wrappers.has(listener)) return;
+    const signal = typeof options === "object" ? options.signal : undefined;
+    if (signal?.aborted) return;
+    const isolated = isolateListener(listener, this.#reporter);
+    const forget = (): void => this.#forget(key, type, listener);
+    const once = typeof options === "object" && options.once === true;
+    // A `once` listener or one with a signal is removed by EventTarget itself; the counts must
+    // follow, or the client would keep building events for nobody.
+    const wrapper = once
+      ? function (this: unknown, event: Event): void {
+        forget();
+        isolated.call(this, event);
+      }
+      : isolated;
+    wrappers.set(listener, wrapper);
+    super.addEventListener(type, wrapper, options);
+    signal?.addEventListener("abort", forget, { once: true });
+    if (type !== "bodyleak") {
       this.#listeners++;
       this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1);
+      this.#updateMask();
     }
+  }
+
+  #forget(key: string, type: string, listener: EventListenerOrEventListenerObject): void {
+    if (this.#wrappers.get(key)?.delete(listener) !== true) return;
+    if (type === "bodyleak") return;
+    const count = this.#byType.get(type) ?? 0;
+    if (count <= 0) return;
+    this.#listeners--;
+    if (count === 1) this.#byType.delete(type);
+    else this.#byType.set(type, count - 1);
+    this.#updateMask();
   }
 
   /**
@@ -528,18 +738,34 @@ export class Client extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    super.removeEventListener(type, listener, options);
-    const count = this.#byType.get(type) ?? 0;
-    if (listener !== null && count > 0) {
-      this.#listeners--;
-      if (count === 1) this.#byType.delete(type);
-      else this.#byType.set(type, count - 1);
-    }
+    if (listener === null) return;
+    const capture = typeof options === "boolean" ? options : options?.capture === true;
+    const key = capture ? `${type} capture` : type;
+    const wrapper = this.#wrappers.get(key)?.get(listener);
+    if (wrapper === undefined) return;
+    super.removeEventListener(type, wrapper, options);
+    this.#forget(key, type, listener);
   }
 
-  /** @internal */
+  /** @internal A listener or a hook of `type` exists. */
   listens(type: string): boolean {
-    return this.#byType.has(type);
+    return this.#byType.has(type) || (this.#hooks !== null && this.#hooks.has(type));
+  }
+
+  /** @internal A listener or hook exists for the event type `bit` (a `TRACE_BIT`). */
+  wants(bit: number): boolean {
+    return (this.#mask & bit) !== 0;
+  }
+
+  /** @internal Delivers an event of no request (a preconnect's) to the hooks and listeners. */
+  emitTrace<I extends TraceInfo>(bit: number, info: I): void {
+    this.#hooks?.call(bit, info);
+    if (this.hasListener(info.type)) this.dispatchTrace(toEvent(info));
+  }
+
+  /** @internal An EventTarget listener of `type` exists (an Event must be built). */
+  hasListener(type: string): boolean {
+    return this.#listeners > 0 && this.#byType.has(type);
   }
 
   /** @internal */
@@ -563,20 +789,71 @@ export class Client extends EventTarget {
         );
       }
       const decompress = flag(init?.decompress, this.decompress, "decompress");
-      const trace = init?.trace ?? null;
       const routeOptions = routeOptionsOf(init);
       // Bun's `keepalive: false`: this request's connection is not reused.
       const close = init?.keepalive === false;
       if (spec instanceof Promise) {
         return spec.then((s) => {
           if (close) s.closeAfter = true;
-          return new FetchTask(this, s, trace, decompress, routeOptions).promise;
+          return this.#start(s, init, decompress, routeOptions);
         });
       }
       if (close) spec.closeAfter = true;
-      return new FetchTask(this, spec, trace, decompress, routeOptions).promise;
+      return this.#start(spec, init, decompress, routeOptions);
     } catch (error) {
       return Promise.reject(error);
+    }
+  }
+
+  #start(
+    spec: RequestSpec,
+    init: FetchInit | undefined,
+    decompress: boolean,
+    routeOptions: RouteOptions | undefined,
+  ): Promise<Response> {
+    const trace = init?.trace ?? null;
+    const own = init?.hooks;
+    if (own === undefined && this.#observers.length === 0) {
+      return new FetchTask(this, spec, trace, decompress, routeOptions).promise;
+    }
+    const list: TraceHooks[] = own === undefined || own === null ? [] : [own];
+    const setHeader = (name: string, value: string): void => {
+      const lower = name.toLowerCase();
+      const at = findHeader(spec.headers, lower);
+      if (at >= 0) spec.headers[at + 1] = value;
+      else spec.headers.push(lower, value);
+    };
+    for (const observer of this.#observers) {
+      try {
+        const hooks = observer.onRequest(spec.method, spec.url, setHeader);
+        if (hooks !== null) list.push(hooks);
+      } catch (error) {
+        this.#reporter.report("instrumentation", "request", error);
+      }
+    }
+    const hooks = list.length === 0 ? null : new HookSet(list, this.#reporter, "request hook");
+    try {
+      return new FetchTask(this, spec, trace, decompress, routeOptions, hooks).promise;
+    } catch (error) {
+      // The request could not be encoded (a TypeError): nothing was sent, but the hooks saw
+      // it begin (an instrumentation may have started a span), so they see it end.
+      hooks?.call(
+        TRACE_BIT.responsedone,
+        {
+          type: "responsedone",
+          requestId: 0,
+          connectionId: undefined,
+          time: performance.now(),
+          method: spec.method,
+          url: spec.url.href,
+          bytes: 0,
+          error,
+          timings: new TimingMarks().toTimings(),
+          httpVersion: undefined,
+          status: undefined,
+        } satisfies TraceInfo<ResponseDoneEvent>,
+      );
+      throw error;
     }
   }
 
@@ -617,28 +894,54 @@ export class Client extends EventTarget {
   onConnectionClosed(connection: Connection): void {
     const subject = connection.subject as ConnectionSubject | null;
     const trace = subject?.trace ?? null;
-    if (trace === null && this.#listeners === 0) return;
+    const requestHooks = subject?.hooks ?? null;
+    if (trace === null && requestHooks === null && !this.tracing) return;
     const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
-    const emit = (event: Event): void => {
-      this.dispatchTrace(event);
-      trace?.dispatchEvent(event);
+    const wants = (type: string): boolean =>
+      trace !== null || this.listens(type) || (requestHooks !== null && requestHooks.has(type));
+    const emit = <I extends TraceInfo>(bit: number, info: I): void => {
+      this.#hooks?.call(bit, info);
+      requestHooks?.call(bit, info);
+      if (trace !== null || this.hasListener(info.type)) {
+        const event = toEvent(info);
+        this.dispatchTrace(event);
+        trace?.dispatchEvent(event);
+      }
     };
-    if (
-      connection.closeReason === "idle-timeout" && (trace !== null || this.listens("idletimeout"))
-    ) {
-      emit(new PhaseEvent("idletimeout", about, connection.id));
+    const now = performance.now();
+    if (connection.closeReason === "idle-timeout" && wants("idletimeout")) {
+      emit(
+        TRACE_BIT.idletimeout,
+        {
+          type: "idletimeout",
+          requestId: about.requestId,
+          connectionId: connection.id,
+          time: now,
+          method: about.method,
+          url: about.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
-    if (trace === null && !this.listens("connclose")) return;
+    if (!wants("connclose")) return;
     const closeInfo = connection.closeInfo;
+    const stats = connection.stats();
     emit(
-      new ConnCloseEvent(
-        about,
-        connection.id,
-        connection.closeReason ?? "closed",
-        connection.stats(),
-        closeInfo,
-        closeInfo === undefined ? [] : warnings(closeInfo),
-      ),
+      TRACE_BIT.connclose,
+      {
+        type: "connclose",
+        requestId: about.requestId,
+        connectionId: connection.id,
+        time: now,
+        method: about.method,
+        url: about.url,
+        reason: connection.closeReason ?? "closed",
+        requestsServed: stats.requestsServed,
+        bytesRead: stats.bytesRead,
+        bytesWritten: stats.bytesWritten,
+        stats,
+        tcpInfo: closeInfo,
+        warnings: closeInfo === undefined ? [] : warnings(closeInfo),
+      } satisfies TraceInfo<ConnCloseEvent>,
     );
   }
 
@@ -646,18 +949,49 @@ export class Client extends EventTarget {
   onBodyReclaimed(connection: Connection, action: "drain" | "detach"): void {
     const subject = connection.subject as ConnectionSubject | null;
     const trace = subject?.trace ?? null;
-    if (trace === null && !this.listens("bodyreclaim")) return;
+    const requestHooks = subject?.hooks ?? null;
+    const bit = TRACE_BIT.bodyreclaim;
+    if (
+      trace === null && (this.#mask & bit) === 0 &&
+      (requestHooks === null || (requestHooks.mask & bit) === 0)
+    ) return;
     const about: TraceSubject = subject ?? { requestId: 0, method: "", url: connection.origin };
     const budget = this.#settings.drainBudget;
-    const event = new BodyReclaimEvent(about, connection.id, action, budget.used, budget.limit);
-    this.dispatchTrace(event);
-    trace?.dispatchEvent(event);
+    const info = {
+      type: "bodyreclaim",
+      requestId: about.requestId,
+      connectionId: connection.id,
+      time: performance.now(),
+      method: about.method,
+      url: about.url,
+      action,
+      budgetUsed: budget.used,
+      budget: budget.limit,
+    } satisfies TraceInfo<BodyReclaimEvent>;
+    this.#hooks?.call(bit, info);
+    requestHooks?.call(bit, info);
+    if (trace !== null || this.hasListener("bodyreclaim")) {
+      const event = toEvent(info);
+      this.dispatchTrace(event);
+      trace?.dispatchEvent(event);
+    }
   }
 
   /** @internal */
-  onBodyLeak(subject: TraceSubject, connection: Connection): void {
+  onBodyLeak(subject: TraceSubject & { hooks?: HookSet | null }, connection: Connection): void {
     const url = subject.url;
-    this.dispatchEvent(new BodyLeakEvent(subject, connection.id));
+    const info = {
+      type: "bodyleak",
+      requestId: subject.requestId,
+      connectionId: connection.id,
+      time: performance.now(),
+      method: subject.method,
+      url,
+    } satisfies TraceInfo<BodyLeakEvent>;
+    this.#hooks?.call(TRACE_BIT.bodyleak, info);
+    subject.hooks?.call(TRACE_BIT.bodyleak, info);
+    // Always dispatched (bodyleak listeners are not counted): it is rare.
+    this.dispatchEvent(toEvent(info));
     if (!this.#warnedLeak) {
       this.#warnedLeak = true;
       console.warn(

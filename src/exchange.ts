@@ -32,29 +32,32 @@ import {
   makeResponse,
 } from "./response.ts";
 import {
-  ConnectDoneEvent,
-  ConnectStartEvent,
-  DequeuedEvent,
-  DnsDoneEvent,
-  DnsStartEvent,
-  GetConnEvent,
-  Got1xxResponseEvent,
-  GotConnEvent,
-  PhaseEvent,
-  ProxyConnectDoneEvent,
-  ProxyConnectStartEvent,
-  PutIdleConnEvent,
-  QueuedEvent,
-  RedirectEvent,
-  ResponseDoneEvent,
-  RetryEvent,
-  stampNext,
-  TlsHandshakeDoneEvent,
-  TlsHandshakeStartEvent,
+  type ConnectDoneEvent,
+  type ConnectStartEvent,
+  type DequeuedEvent,
+  type DnsDoneEvent,
+  type DnsStartEvent,
+  type GetConnEvent,
+  type Got1xxResponseEvent,
+  type GotConnEvent,
+  type PhaseEvent,
+  type ProxyConnectDoneEvent,
+  type ProxyConnectStartEvent,
+  type PutIdleConnEvent,
+  type QueuedEvent,
+  type RedirectEvent,
+  type ResponseDoneEvent,
+  type RetryEvent,
+  type TlsHandshakeDoneEvent,
+  type TlsHandshakeStartEvent,
+  toEvent,
+  type TraceEvent,
   type TraceSubject,
-  WroteHeaderFieldEvent,
-  WroteRequestEvent,
+  type WroteHeaderFieldEvent,
+  type WroteRequestEvent,
 } from "./trace/events.ts";
+import { ALL_TRACE_BITS, type HookSet, TRACE_BIT, type TraceInfo } from "./trace/hooks.ts";
+import { recordResourceTiming } from "./trace/resource_timing.ts";
 import { TimingMarks } from "./trace/timings.ts";
 import type { Route, RouteOptions } from "./route/route.ts";
 
@@ -62,10 +65,14 @@ import type { Route, RouteOptions } from "./route/route.ts";
 export interface ClientContext {
   /** True once `close()` was called. */
   readonly closed: boolean;
-  /** True while someone listens to the client's trace events. */
-  readonly tracing: boolean;
-  /** True while someone listens to trace events of `type` on the client. */
-  listens(type: string): boolean;
+  /** The event types the client has listeners or hooks for (`TRACE_BIT` bits), 0 for none. */
+  readonly traceMask: number;
+  /** True while the client has an EventTarget listener for `type` (an Event must be built). */
+  hasListener(type: string): boolean;
+  /** The client's hooks, or null. */
+  readonly hooks: HookSet | null;
+  /** Requests record Resource Timing entries (where the runtime keeps them). */
+  readonly resourceTiming: boolean;
   /** Delivers a trace event to the client's listeners. */
   dispatchTrace(event: Event): void;
   /** The User-Agent sent when the request has none, or null for none. */
@@ -164,6 +171,8 @@ function decodeLocation(value: string): string {
 export interface ConnectionSubject extends TraceSubject {
   /** That request's own trace target. */
   readonly trace: EventTarget | null;
+  /** That request's own hooks. */
+  readonly hooks: HookSet | null;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -187,7 +196,7 @@ interface LeakRecord {
   readonly connection: Connection;
   readonly served: number;
   readonly context: ClientContext;
-  readonly subject: TraceSubject;
+  readonly subject: TraceSubject & { readonly hooks: HookSet | null };
 }
 
 const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
@@ -284,6 +293,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly promise: Promise<Response>;
   /** This request's own trace target, or null. */
   readonly trace: EventTarget | null;
+  /** This request's own hooks (`fetch(url, { hooks })`, instrumentations), or null. */
+  readonly hooks: HookSet | null;
   /** Timestamps of the phases. */
   readonly marks: TimingMarks = new TimingMarks();
   /** The header fields of the current head, as sent. */
@@ -321,6 +332,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   #resolve!: (response: Response) => void;
   #reject!: (reason: unknown) => void;
   #abortLink: AbortLink | null = null;
+  #href: string | null = null;
+  // The event types this request itself wants (its hooks; everything for a trace target).
+  #ownMask: number;
 
   /**
    * Starts a request. Throws TypeError for a request that cannot be encoded.
@@ -336,6 +350,7 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     trace: EventTarget | null,
     decompress: boolean = context.decompress,
     routeOptions?: RouteOptions,
+    hooks: HookSet | null = null,
   ) {
     this.context = context;
     this.spec = spec;
@@ -343,6 +358,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
     this.decompress = decompress;
     this.routeOptions = routeOptions;
     this.pool = context.poolFor(spec.url, routeOptions);
+    this.hooks = hooks;
+    this.#ownMask = trace !== null ? ALL_TRACE_BITS : hooks !== null ? hooks.mask : 0;
     const origin = environmentOrigin();
     if (origin !== null) {
       this.originState = { origin, mode: spec.mode, tainting: "basic", taintedOrigin: false };
@@ -361,6 +378,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
         this.done = true;
         const reason = abortReason(signal);
         cancelBody(spec, reason);
+        // Hooks and listeners see every fetch end, even one that never started.
+        if (this.tracing) this.end(null, 0, reason);
         this.#reject(reason);
         return;
       }
@@ -406,23 +425,41 @@ export class FetchTask implements EventListenerObject, TraceSubject {
 
   /** The current URL (TraceSubject). */
   get url(): string {
-    return this.spec.url.href;
+    // Read once per URL: every traced event carries it, and URL.href builds a new string on
+    // some runtimes (Bun) each time it is read.
+    return this.#href ??= this.spec.url.href;
   }
 
-  /** True when events may be wanted: a per-request target, or client listeners. */
+  /** True when events may be wanted: a per-request target or hooks, or the client's. */
   get tracing(): boolean {
-    return this.trace !== null || this.context.tracing;
+    return (this.context.traceMask | this.#ownMask) !== 0;
   }
 
-  /** True when an event of `type` must be built (a per-request target takes everything). */
-  wants(type: string): boolean {
-    return this.trace !== null || (this.context.tracing && this.context.listens(type));
+  /**
+   * True when an event of type `bit` (a `TRACE_BIT`) must be built. The client's mask is read
+   * each time: a listener may come or go during the request.
+   */
+  wants(bit: number): boolean {
+    return ((this.context.traceMask | this.#ownMask) & bit) !== 0;
   }
 
-  /** Delivers an event to the client's listeners and to this request's target. */
-  emit(event: Event): void {
-    this.context.dispatchTrace(event);
-    this.trace?.dispatchEvent(event);
+  /**
+   * Delivers an event's fields to the hooks (client's, then this request's) as they are, and,
+   * only when an EventTarget listens, as an `Event` to the client's listeners and this
+   * request's target.
+   */
+  emit<I extends TraceInfo>(bit: number, info: I): void {
+    const context = this.context;
+    const clientHooks = context.hooks;
+    if (clientHooks !== null) clientHooks.call(bit, info);
+    const hooks = this.hooks;
+    if (hooks !== null) hooks.call(bit, info);
+    const trace = this.trace;
+    if (trace !== null || context.hasListener(info.type)) {
+      const event: TraceEvent = toEvent(info);
+      context.dispatchTrace(event);
+      trace?.dispatchEvent(event);
+    }
   }
 
   /** Queues a new attempt with the pool of the current URL. */
@@ -432,29 +469,55 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       return;
     }
     const pool = this.pool;
+    const first = this.attempt === null;
     const attempt = new Attempt(this, pool);
     this.attempt = attempt;
-    if (this.wants("getconn")) this.emit(new GetConnEvent(this, this.spec.url.host));
+    if (this.wants(TRACE_BIT.getconn)) {
+      this.emit(
+        TRACE_BIT.getconn,
+        {
+          type: "getconn",
+          requestId: this.requestId,
+          connectionId: undefined,
+          // The first attempt starts in the fetch call's synchronous step: its clock reading.
+          time: first ? this.marks.start : performance.now(),
+          method: this.method,
+          url: this.url,
+          hostPort: this.spec.url.host,
+        } satisfies TraceInfo<GetConnEvent>,
+      );
+    }
     pool.acquire(attempt, fresh);
   }
 
-  /** Records the end of the request and emits `responsedone`. */
-  end(connection: Connection | null, bytes: number, error: unknown): void {
+  /** Records the end of the request (at `now`, read here if not given) and emits `responsedone`. */
+  end(
+    connection: Connection | null,
+    bytes: number,
+    error: unknown,
+    now: number = performance.now(),
+  ): void {
     const marks = this.marks;
-    marks.end = performance.now();
+    marks.end = now;
     marks.complete = error === undefined;
-    if (this.wants("responsedone")) {
-      stampNext(marks.end);
+    if (this.context.resourceTiming) recordResourceTiming(marks, this.url, bytes);
+    if (this.wants(TRACE_BIT.responsedone)) {
       const head = this.attempt?.responseHead;
       this.emit(
-        new ResponseDoneEvent(
-          this,
-          connection?.id,
+        TRACE_BIT.responsedone,
+        {
+          type: "responsedone",
+          requestId: this.requestId,
+          connectionId: connection?.id,
+          time: marks.end,
+          method: this.method,
+          url: this.url,
           bytes,
           error,
-          marks.toTimings(),
-          head ? `1.${head.minorVersion}` : undefined,
-        ),
+          timings: marks.toTimings(),
+          httpVersion: head ? (head.minorVersion === 0 ? "1.0" : "1.1") : undefined,
+          status: head?.status,
+        } satisfies TraceInfo<ResponseDoneEvent>,
       );
     }
   }
@@ -662,10 +725,25 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       const policy = policyFromHeader(head.headers[policyAt + 1]);
       if (policy !== "") spec.referrerPolicy = policy;
     }
-    if (this.wants("redirect")) {
-      this.emit(new RedirectEvent(this, status, spec.url.href, next.href));
+    if (this.wants(TRACE_BIT.redirect)) {
+      this.emit(
+        TRACE_BIT.redirect,
+        {
+          type: "redirect",
+          requestId: this.requestId,
+          connectionId: undefined,
+          time: performance.now(),
+          method: this.method,
+          url: this.url,
+          status,
+          from: spec.url.href,
+          to: next.href,
+        } satisfies TraceInfo<RedirectEvent>,
+      );
     }
+    this.marks.requestedUrl ??= spec.url.href;
     spec.url = next;
+    this.#href = null;
     this.redirects++;
     const refused = this.#prepareHop();
     if (refused !== null) {
@@ -761,23 +839,42 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         method: task.method,
         url: task.url,
         trace: task.trace,
+        hooks: task.hooks,
       } satisfies ConnectionSubject;
-      if (this.#queued && task.wants("dequeued")) {
-        stampNext(now);
-        task.emit(new DequeuedEvent(task, connection.id, now - this.queuedAt));
+      if (this.#queued && task.wants(TRACE_BIT.dequeued)) {
+        task.emit(
+          TRACE_BIT.dequeued,
+          {
+            type: "dequeued",
+            requestId: task.requestId,
+            connectionId: connection.id,
+            time: now,
+            method: task.method,
+            url: task.url,
+            waited: now - this.queuedAt,
+          } satisfies TraceInfo<DequeuedEvent>,
+        );
       }
     }
-    if (task.wants("gotconn")) {
-      stampNext(now);
+    if (task.wants(TRACE_BIT.gotconn)) {
+      const handle = connection.handle;
       task.emit(
-        new GotConnEvent(
-          task,
-          connection.handle,
-          marks.reused,
+        TRACE_BIT.gotconn,
+        {
+          type: "gotconn",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          reused: marks.reused,
           wasIdle,
-          wasIdle ? now - connection.idleSince : 0,
-          marks.reused ? undefined : connection.openInfo,
-        ),
+          idleTime: wasIdle ? now - connection.idleSince : 0,
+          localAddress: handle.localAddress,
+          remoteAddress: handle.remoteAddress,
+          connection: handle,
+          tcpInfo: marks.reused ? undefined : connection.openInfo,
+        } satisfies TraceInfo<GotConnEvent>,
       );
     }
     if (this.#over) {
@@ -799,15 +896,41 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onQueued(position: number): void {
     this.#queued = true;
     const task = this.task;
-    if (task.wants("queued")) task.emit(new QueuedEvent(task, position));
+    if (task.wants(TRACE_BIT.queued)) {
+      task.emit(
+        TRACE_BIT.queued,
+        {
+          type: "queued",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          position,
+        } satisfies TraceInfo<QueuedEvent>,
+      );
+    }
   }
 
   // DialObserver: the phases of a dial this attempt caused.
 
   onDnsStart(host: string): void {
     const task = this.task;
-    task.marks.dnsStart = performance.now();
-    if (task.wants("dnsstart")) task.emit(new DnsStartEvent(task, host));
+    const now = task.marks.dnsStart = performance.now();
+    if (task.wants(TRACE_BIT.dnsstart)) {
+      task.emit(
+        TRACE_BIT.dnsstart,
+        {
+          type: "dnsstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          host,
+        } satisfies TraceInfo<DnsStartEvent>,
+      );
+    }
   }
 
   onDnsDone(
@@ -817,29 +940,86 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     cached: boolean,
   ): void {
     const task = this.task;
-    task.marks.dnsDone = performance.now();
-    if (task.wants("dnsdone")) {
-      task.emit(new DnsDoneEvent(task, addresses, error, coalesced, cached));
+    const now = task.marks.dnsDone = performance.now();
+    if (task.wants(TRACE_BIT.dnsdone)) {
+      task.emit(
+        TRACE_BIT.dnsdone,
+        {
+          type: "dnsdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          addresses,
+          error,
+          coalesced,
+          cached,
+        } satisfies TraceInfo<DnsDoneEvent>,
+      );
     }
   }
 
   onConnectStart(network: string, address: string): void {
     const task = this.task;
-    if (task.marks.connectStart < 0) task.marks.connectStart = performance.now();
-    if (task.wants("connectstart")) task.emit(new ConnectStartEvent(task, network, address));
+    const now = performance.now();
+    if (task.marks.connectStart < 0) task.marks.connectStart = now;
+    if (task.wants(TRACE_BIT.connectstart)) {
+      task.emit(
+        TRACE_BIT.connectstart,
+        {
+          type: "connectstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          network,
+          address,
+        } satisfies TraceInfo<ConnectStartEvent>,
+      );
+    }
   }
 
   onConnectDone(network: string, address: string, error: Error | undefined): void {
     const task = this.task;
-    if (error === undefined) task.marks.connectDone = performance.now();
-    if (task.wants("connectdone")) task.emit(new ConnectDoneEvent(task, network, address, error));
+    const now = performance.now();
+    if (error === undefined) task.marks.connectDone = now;
+    if (task.wants(TRACE_BIT.connectdone)) {
+      task.emit(
+        TRACE_BIT.connectdone,
+        {
+          type: "connectdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          network,
+          address,
+          error,
+        } satisfies TraceInfo<ConnectDoneEvent>,
+      );
+    }
   }
 
   onProxyConnectStart(proxy: string, target: string): void {
     const task = this.task;
-    task.marks.proxyStart = performance.now();
-    if (task.wants("proxyconnectstart")) {
-      task.emit(new ProxyConnectStartEvent(task, proxy, target));
+    const now = task.marks.proxyStart = performance.now();
+    if (task.wants(TRACE_BIT.proxyconnectstart)) {
+      task.emit(
+        TRACE_BIT.proxyconnectstart,
+        {
+          type: "proxyconnectstart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          proxy,
+          hostPort: target,
+        } satisfies TraceInfo<ProxyConnectStartEvent>,
+      );
     }
   }
 
@@ -850,23 +1030,61 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     error: Error | undefined,
   ): void {
     const task = this.task;
-    task.marks.proxyDone = performance.now();
-    if (task.wants("proxyconnectdone")) {
-      task.emit(new ProxyConnectDoneEvent(task, proxy, target, status, error));
+    const now = task.marks.proxyDone = performance.now();
+    if (task.wants(TRACE_BIT.proxyconnectdone)) {
+      task.emit(
+        TRACE_BIT.proxyconnectdone,
+        {
+          type: "proxyconnectdone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          proxy,
+          hostPort: target,
+          status,
+          error,
+        } satisfies TraceInfo<ProxyConnectDoneEvent>,
+      );
     }
   }
 
   onTlsStart(): void {
     const task = this.task;
-    task.marks.tlsStart = performance.now();
-    if (task.wants("tlshandshakestart")) task.emit(new TlsHandshakeStartEvent(task));
+    const now = task.marks.tlsStart = performance.now();
+    if (task.wants(TRACE_BIT.tlshandshakestart)) {
+      task.emit(
+        TRACE_BIT.tlshandshakestart,
+        {
+          type: "tlshandshakestart",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<TlsHandshakeStartEvent>,
+      );
+    }
   }
 
   onTlsDone(alpnProtocol: string | null, error: Error | undefined): void {
     const task = this.task;
-    task.marks.tlsDone = performance.now();
-    if (task.wants("tlshandshakedone")) {
-      task.emit(new TlsHandshakeDoneEvent(task, alpnProtocol, error));
+    const now = task.marks.tlsDone = performance.now();
+    if (task.wants(TRACE_BIT.tlshandshakedone)) {
+      task.emit(
+        TRACE_BIT.tlshandshakedone,
+        {
+          type: "tlshandshakedone",
+          requestId: task.requestId,
+          connectionId: undefined,
+          time: now,
+          method: task.method,
+          url: task.url,
+          alpnProtocol,
+          error,
+        } satisfies TraceInfo<TlsHandshakeDoneEvent>,
+      );
     }
   }
 
@@ -880,22 +1098,53 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
-    // One clock read for the burst: these events happen in the same synchronous step.
-    const now = performance.now();
-    if (task.wants("wroteheaderfield")) {
+    // The head is handed to the socket in the synchronous step that gave the request its
+    // connection: that step's clock reading serves the whole burst.
+    const now = task.marks.gotConn;
+    const url = task.url;
+    if (task.wants(TRACE_BIT.wroteheaderfield)) {
       const list = task.headerList;
       for (let i = 0; i < list.length; i += 2) {
-        stampNext(now);
-        task.emit(new WroteHeaderFieldEvent(task, id, list[i], list[i + 1]));
+        task.emit(
+          TRACE_BIT.wroteheaderfield,
+          {
+            type: "wroteheaderfield",
+            requestId: task.requestId,
+            connectionId: id,
+            time: now,
+            method: task.method,
+            url,
+            name: list[i],
+            value: list[i + 1],
+          } satisfies TraceInfo<WroteHeaderFieldEvent>,
+        );
       }
     }
-    if (task.wants("wroteheaders")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("wroteheaders", task, id));
+    if (task.wants(TRACE_BIT.wroteheaders)) {
+      task.emit(
+        TRACE_BIT.wroteheaders,
+        {
+          type: "wroteheaders",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
-    if (this.expectContinue && task.wants("wait100continue")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("wait100continue", task, id));
+    if (this.expectContinue && task.wants(TRACE_BIT.wait100continue)) {
+      task.emit(
+        TRACE_BIT.wait100continue,
+        {
+          type: "wait100continue",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -903,18 +1152,37 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#wrote = true;
     const task = this.task;
     const now = task.marks.wrote = performance.now();
-    if (task.wants("wroterequest")) {
-      stampNext(now);
-      task.emit(new WroteRequestEvent(task, this.connection!.id));
+    if (task.wants(TRACE_BIT.wroterequest)) {
+      task.emit(
+        TRACE_BIT.wroterequest,
+        {
+          type: "wroterequest",
+          requestId: task.requestId,
+          connectionId: this.connection!.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          error: undefined,
+        } satisfies TraceInfo<WroteRequestEvent>,
+      );
     }
   }
 
   onFirstByte(): void {
     const task = this.task;
     const now = task.marks.firstByte = performance.now();
-    if (task.wants("gotfirstresponsebyte")) {
-      stampNext(now);
-      task.emit(new PhaseEvent("gotfirstresponsebyte", task, this.connection!.id));
+    if (task.wants(TRACE_BIT.gotfirstresponsebyte)) {
+      task.emit(
+        TRACE_BIT.gotfirstresponsebyte,
+        {
+          type: "gotfirstresponsebyte",
+          requestId: task.requestId,
+          connectionId: this.connection!.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -922,13 +1190,36 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (!task.tracing) return;
     const id = this.connection!.id;
-    if (task.wants("got1xxresponse")) {
+    const now = performance.now();
+    if (task.wants(TRACE_BIT.got1xxresponse)) {
       const h = new Headers();
       for (let i = 0; i < headers.length; i += 2) h.append(headers[i], headers[i + 1]);
-      task.emit(new Got1xxResponseEvent(task, id, status, h));
+      task.emit(
+        TRACE_BIT.got1xxresponse,
+        {
+          type: "got1xxresponse",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          status,
+          headers: h,
+        } satisfies TraceInfo<Got1xxResponseEvent>,
+      );
     }
-    if (status === 100 && task.wants("got100continue")) {
-      task.emit(new PhaseEvent("got100continue", task, id));
+    if (status === 100 && task.wants(TRACE_BIT.got100continue)) {
+      task.emit(
+        TRACE_BIT.got100continue,
+        {
+          type: "got100continue",
+          requestId: task.requestId,
+          connectionId: id,
+          time: now,
+          method: task.method,
+          url: task.url,
+        } satisfies TraceInfo<PhaseEvent>,
+      );
     }
   }
 
@@ -955,8 +1246,20 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const task = this.task;
     if (task.done) return;
     task.retried = true;
-    if (task.wants("retry")) {
-      task.emit(new RetryEvent(task, this.connection?.id ?? 0, "421", 2));
+    if (task.wants(TRACE_BIT.retry)) {
+      task.emit(
+        TRACE_BIT.retry,
+        {
+          type: "retry",
+          requestId: task.requestId,
+          connectionId: this.connection?.id ?? 0,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          reason: "421",
+          attempt: 2,
+        } satisfies TraceInfo<RetryEvent>,
+      );
     }
     task.start(true);
   }
@@ -1004,7 +1307,12 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       connection,
       served: connection.requestsServed,
       context: task.context,
-      subject: { requestId: task.requestId, method: task.method, url: task.url },
+      subject: {
+        requestId: task.requestId,
+        method: task.method,
+        url: task.url,
+        hooks: task.hooks,
+      },
     }, this);
     let response: Response;
     try {
@@ -1030,11 +1338,22 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     const head = this.responseHead!;
     const task = this.task;
     const connection = this.connection!;
-    if (task.wants("putidleconn")) {
+    // One clock reading for putidleconn and the end of the request (same synchronous step).
+    const now = performance.now();
+    if (task.wants(TRACE_BIT.putidleconn)) {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";
       task.emit(
-        new PutIdleConnEvent(task, connection.id, closed ? connection.closeReason! : undefined),
+        TRACE_BIT.putidleconn,
+        {
+          type: "putidleconn",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: now,
+          method: task.method,
+          url: task.url,
+          error: closed ? connection.closeReason! : undefined,
+        } satisfies TraceInfo<PutIdleConnEvent>,
       );
     }
     if (this.#discard) {
@@ -1072,7 +1391,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
         return;
       }
       task.finish();
-      task.end(connection, this.bytes, undefined);
+      task.end(connection, this.bytes, undefined, now);
       task.deliver(response);
       // The bytes stay bytes (far cheaper to read than a stream); the signal still reaches
       // the Response, whose body methods and body stream then fail with the reason.
@@ -1082,7 +1401,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     leakRegistry.unregister(this);
     task.finish();
     task.watchBody(source.controller!);
-    task.end(connection, this.bytes, undefined);
+    task.end(connection, this.bytes, undefined, now);
     source.controller!.close();
   }
 
@@ -1091,14 +1410,37 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     this.#over = true;
     const task = this.task;
     const connection = this.connection;
-    if (!this.#wrote && connection !== null && task.wants("wroterequest")) {
-      task.emit(new WroteRequestEvent(task, connection.id, error));
+    if (!this.#wrote && connection !== null && task.wants(TRACE_BIT.wroterequest)) {
+      task.emit(
+        TRACE_BIT.wroterequest,
+        {
+          type: "wroterequest",
+          requestId: task.requestId,
+          connectionId: connection.id,
+          time: performance.now(),
+          method: task.method,
+          url: task.url,
+          error,
+        } satisfies TraceInfo<WroteRequestEvent>,
+      );
     }
     if (!task.delivered) {
       if (task.mayRetry(error, info)) {
         task.retried = true;
-        if (task.wants("retry")) {
-          task.emit(new RetryEvent(task, connection?.id ?? 0, error.code, 2));
+        if (task.wants(TRACE_BIT.retry)) {
+          task.emit(
+            TRACE_BIT.retry,
+            {
+              type: "retry",
+              requestId: task.requestId,
+              connectionId: connection?.id ?? 0,
+              time: performance.now(),
+              method: task.method,
+              url: task.url,
+              reason: error.code,
+              attempt: 2,
+            } satisfies TraceInfo<RetryEvent>,
+          );
         }
         task.start(true);
         return;

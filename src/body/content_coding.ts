@@ -140,7 +140,8 @@ export function contentCodings(headers: readonly string[]): ContentCoding[] | nu
  * import { gzipSync } from "node:zlib";
  * import { decodeBody } from "./content_coding.ts";
  * const body = decodeBody(["gzip"], new Uint8Array(gzipSync("hello")));
- * console.log(await new Response(body).text()); // "hello"
+ * // Small and whole: decoded at once, to bytes.
+console.log(body instanceof Uint8Array ? new TextDecoder().decode(body) : "a stream"); // "hello"
  * ```
  */
 export function decodeBody(

@@ -649,6 +649,8 @@ export class ResponseDoneEvent extends TraceEvent {
   readonly timings: Timings;
   /** The response's HTTP version ("1.1" or "1.0"), or undefined when none arrived. */
   readonly httpVersion: string | undefined;
+  /** The final response's status, or undefined when none arrived. */
+  readonly status: number | undefined;
   /** Creates the event. */
   constructor(
     subject: TraceSubject,
@@ -657,12 +659,14 @@ export class ResponseDoneEvent extends TraceEvent {
     error: unknown,
     timings: Timings,
     httpVersion?: string,
+    status?: number,
   ) {
     super("responsedone", subject, connectionId);
     this.bytes = bytes;
     this.error = error;
     this.timings = timings;
     this.httpVersion = httpVersion;
+    this.status = status;
   }
 }
 
@@ -718,5 +722,128 @@ export class BodyReclaimEvent extends TraceEvent {
     this.action = action;
     this.budgetUsed = budgetUsed;
     this.budget = budget;
+  }
+}
+
+// The fields of an event as the request path builds them (a plain object, see hooks.ts); kept
+// loose here so this module does not depend on the hooks module's types.
+// deno-lint-ignore no-explicit-any
+type Info = { readonly type: string; readonly time: number } & Record<string, any>;
+
+/**
+ * Builds the `Event` for the fields of a trace event (internal): the request path builds plain
+ * objects, which hooks receive as they are; an `Event` is made only for EventTarget listeners.
+ *
+ * @example
+ * ```ts
+ * import { toEvent } from "./events.ts";
+ * const info = { type: "getconn", requestId: 1, connectionId: undefined, time: 0, method: "GET", url: "http://x/", hostPort: "x:80" };
+ * console.log(toEvent(info).type); // "getconn"
+ * ```
+ */
+export function toEvent(info: Info): TraceEvent {
+  const i = info;
+  stamp = i.time;
+  switch (i.type) {
+    case "getconn":
+      return new GetConnEvent(i as unknown as TraceSubject, i.hostPort);
+    case "queued":
+      return new QueuedEvent(i as unknown as TraceSubject, i.position);
+    case "dnsstart":
+      return new DnsStartEvent(i as unknown as TraceSubject, i.host);
+    case "dnsdone":
+      return new DnsDoneEvent(
+        i as unknown as TraceSubject,
+        i.addresses,
+        i.error,
+        i.coalesced,
+        i.cached,
+      );
+    case "connectstart":
+      return new ConnectStartEvent(i as unknown as TraceSubject, i.network, i.address);
+    case "connectdone":
+      return new ConnectDoneEvent(i as unknown as TraceSubject, i.network, i.address, i.error);
+    case "proxyconnectstart":
+      return new ProxyConnectStartEvent(i as unknown as TraceSubject, i.proxy, i.hostPort);
+    case "proxyconnectdone":
+      return new ProxyConnectDoneEvent(
+        i as unknown as TraceSubject,
+        i.proxy,
+        i.hostPort,
+        i.status,
+        i.error,
+      );
+    case "tlshandshakestart":
+      return new TlsHandshakeStartEvent(i as unknown as TraceSubject);
+    case "tlshandshakedone":
+      return new TlsHandshakeDoneEvent(i as unknown as TraceSubject, i.alpnProtocol, i.error);
+    case "dequeued":
+      return new DequeuedEvent(i as unknown as TraceSubject, i.connectionId, i.waited);
+    case "gotconn":
+      return new GotConnEvent(
+        i as unknown as TraceSubject,
+        i.connection,
+        i.reused,
+        i.wasIdle,
+        i.idleTime,
+        i.tcpInfo,
+      );
+    case "wroteheaderfield":
+      return new WroteHeaderFieldEvent(
+        i as unknown as TraceSubject,
+        i.connectionId,
+        i.name,
+        i.value,
+      );
+    case "wroterequest":
+      return new WroteRequestEvent(i as unknown as TraceSubject, i.connectionId, i.error);
+    case "got1xxresponse":
+      return new Got1xxResponseEvent(
+        i as unknown as TraceSubject,
+        i.connectionId,
+        i.status,
+        i.headers,
+      );
+    case "redirect":
+      return new RedirectEvent(i as unknown as TraceSubject, i.status, i.from, i.to);
+    case "retry":
+      return new RetryEvent(i as unknown as TraceSubject, i.connectionId, i.reason, i.attempt);
+    case "putidleconn":
+      return new PutIdleConnEvent(i as unknown as TraceSubject, i.connectionId, i.error);
+    case "responsedone":
+      return new ResponseDoneEvent(
+        i as unknown as TraceSubject,
+        i.connectionId,
+        i.bytes,
+        i.error,
+        i.timings,
+        i.httpVersion,
+        i.status,
+      );
+    case "connclose":
+      return new ConnCloseEvent(
+        i as unknown as TraceSubject,
+        i.connectionId,
+        i.reason,
+        i.stats,
+        i.tcpInfo,
+        i.warnings,
+      );
+    case "bodyleak":
+      return new BodyLeakEvent(i as unknown as TraceSubject, i.connectionId);
+    case "bodyreclaim":
+      return new BodyReclaimEvent(
+        i as unknown as TraceSubject,
+        i.connectionId,
+        i.action,
+        i.budgetUsed,
+        i.budget,
+      );
+    default:
+      return new PhaseEvent(
+        i.type as "wroteheaders",
+        i as unknown as TraceSubject,
+        i.connectionId,
+      );
   }
 }

@@ -69,6 +69,8 @@ export class TimingMarks {
   reused = false;
   /** The body was read to its end. */
   complete = false;
+  /** The URL first requested, once a redirect changed it (for Resource Timing). */
+  requestedUrl: string | null = null;
 
   /**
    * Turns the marks into durations.
