@@ -92,11 +92,13 @@ describe("response bodies", () => {
         assert.equal(response.status, 200);
       })();
       assert.equal(client.stats().total.active, 1);
-      for (let i = 0; i < 20 && client.stats().total.open > 0; i++) {
+      // Collection and the finalizer come when they come (Bun's collector is conservative, and a
+      // loaded machine delays the finalizer's task): keep collecting, for a bounded while.
+      for (let i = 0; i < 250 && client.stats().total.open > 0; i++) {
         collectGarbage();
         await delay(20);
       }
-      assert.equal(client.stats().total.open, 0);
+      assert.equal(client.stats().total.open, 0, "the unread response's connection reclaimed");
       assert.equal(leaks.length, 1);
       assert.equal(warnings.length, 1);
       assert.match(warnings[0], /garbage-collected/);
