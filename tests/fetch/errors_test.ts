@@ -6,6 +6,7 @@ import * as net from "node:net";
 import { Client, WirefetchError } from "../../mod.ts";
 import { readRequestHead, startRawServer } from "../support/servers.ts";
 import { rejection, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const nativeFetch = globalThis.fetch;
 
@@ -42,8 +43,7 @@ describe("network errors", () => {
       assert.ok(error.cause instanceof WirefetchError);
       assert.equal(error.cause.code, "ERR_BODY_TRUNCATED");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -86,8 +86,7 @@ describe("abort reasons", () => {
       assert.ok(early instanceof DOMException);
       assert.equal(early.name, "AbortError");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -203,8 +202,7 @@ describe("abort cancels a stream request body", () => {
       assert.deepEqual(cancelled, [reason]); // synchronously
       assert.equal(await rejection(pending), reason);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 

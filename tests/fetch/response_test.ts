@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
 import { fetchText, rejection, runtime, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const nativeFetch = globalThis.fetch;
 
@@ -51,8 +52,7 @@ async function withServer(
   try {
     await fn(server.url, client);
   } finally {
-    await client.close();
-    await server.close();
+    await closeBounded(client, [server]);
   }
 }
 
@@ -111,8 +111,7 @@ describe("fetched Response shape", () => {
       assert.throws(() => empty.headers.set("a", "b"), TypeError);
       assert.equal(empty.body, null);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -203,8 +202,7 @@ describe("abort after the response", () => {
       controller.abort(reason);
       assert.equal(await rejection(reading), reason);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
