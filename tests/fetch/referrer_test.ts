@@ -127,3 +127,57 @@ describe("Referer and Origin set by the caller", () => {
     }
   });
 });
+
+describe("Origin from the environment (globalThis.location, as Deno's --location gives)", () => {
+  it("is sent on POST and cross-origin, not on a same-origin GET; null after a hop elsewhere", async () => {
+    const seen: string[] = [];
+    let aUrl = "";
+    const b = await startHttpServer((req, res) => {
+      seen.push(`b ${req.method} ${req.headers.origin}`);
+      if (req.url === "/bounce") {
+        res.statusCode = 307;
+        res.setHeader("location", `${aUrl}/`);
+      }
+      res.end();
+    });
+    const a = await startHttpServer((req, res) => {
+      seen.push(`a ${req.method} ${req.headers.origin}`);
+      if (req.url === "/redirect") {
+        res.statusCode = 307;
+        res.setHeader("location", `${b.url}/`);
+      }
+      res.end();
+    });
+    aUrl = a.url;
+    const aOrigin = new URL(a.url).origin;
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, "location");
+    Object.defineProperty(globalThis, "location", {
+      value: { href: `${a.url}/page` },
+      configurable: true,
+      writable: true,
+    });
+    const client = new Client();
+    try {
+      // Same origin as the environment: Origin only on a method other than GET/HEAD.
+      await fetchText(client.fetch(`${a.url}/`));
+      await fetchText(client.fetch(`${a.url}/`, { method: "POST", body: "x" }));
+      // A hop from the environment's own origin to b: b gets the origin (CORS tainting).
+      await fetchText(client.fetch(`${a.url}/redirect`, { method: "POST", body: "x" }));
+      // Fetch §4.4 step 12: b is neither the environment's origin nor the next one, so the
+      // origin is tainted and serializes as "null" on the hop back to a.
+      await fetchText(client.fetch(`${b.url}/bounce`, { method: "POST", body: "x" }));
+      assert.deepEqual(seen, [
+        "a GET undefined",
+        `a POST ${aOrigin}`,
+        `a POST ${aOrigin}`,
+        `b POST ${aOrigin}`,
+        `b POST ${aOrigin}`,
+        "a POST null",
+      ]);
+    } finally {
+      if (descriptor) Object.defineProperty(globalThis, "location", descriptor);
+      else delete (globalThis as { location?: unknown }).location;
+      await closeBounded(client, [a, b]);
+    }
+  });
+});
