@@ -3,7 +3,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client, WirefetchError } from "../../mod.ts";
 import { delay, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
-import { eventually, rejectionWithin, within } from "../support/deadline.ts";
+import {
+  closeBounded,
+  eventually,
+  rejectionWithin,
+  settlesWithin,
+  within,
+} from "../support/deadline.ts";
 
 const OK = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
@@ -324,17 +330,34 @@ describe("origin pool", () => {
   });
 
   it("closes gracefully: in-flight requests finish, new ones reject", async () => {
-    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("done"), 50));
+    // The response is held until close() has begun: the request is surely in flight then.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const server = await startHttpServer((_req, res) => {
+      arrived();
+      gate.then(() => res.end("done"));
+    });
     const client = new Client();
-    const inFlight = client.fetch(server.url);
-    await delay(10);
-    const closing = client.close();
-    const late = await client.fetch(server.url).then(() => assert.fail(), (e) => e);
-    assert.equal(late.cause.code, "ERR_CLIENT_CLOSED");
-    assert.equal(await (await inFlight).text(), "done");
-    await closing;
-    assert.equal(client.stats().total.open, 0);
-    await server.close();
+    try {
+      const inFlight = client.fetch(server.url);
+      await within(requestArrived, 5000, "the request reaching the server");
+      const closing = client.close();
+      const late = await rejectionWithin(client.fetch(server.url), 5000, "a fetch after close");
+      assert.equal((late as TypeError & { cause: WirefetchError }).cause.code, "ERR_CLIENT_CLOSED");
+      assert.equal(await settlesWithin(closing, 50), false, "close() waits for the request");
+      release();
+      assert.equal(
+        await within((async () => (await inFlight).text())(), 5000, "in flight"),
+        "done",
+      );
+      await within(closing, 5000, "close()");
+      assert.equal(client.stats().total.open, 0);
+    } finally {
+      release();
+      await closeBounded(client, [server]);
+    }
   });
 
   it("closeIdle closes idle connections only", async () => {
