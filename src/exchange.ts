@@ -16,7 +16,7 @@ import {
   updateTainting,
 } from "./fetch/referrer.ts";
 import { matchesIntegrity } from "./fetch/integrity.ts";
-import { encodeRequestHead } from "./h1/request_head.ts";
+import { encodeRequestHead, RequestHeadCache } from "./h1/request_head.ts";
 import type { ResponseHead } from "./h1/response_parser.ts";
 import type { Connection, Exchange, FailureInfo } from "./pool/connection.ts";
 import type { OriginPool, PoolWaiter } from "./pool/origin_pool.ts";
@@ -208,10 +208,31 @@ const leakRegistry = new FinalizationRegistry<LeakRecord>((record) => {
   record.context.onBodyLeak(record.subject, connection);
 });
 
+// Heads of plain GETs (nothing of the caller's but the URL), whose bytes depend only on the URL,
+// the User-Agent (a NUL, which no header value can hold, stands for none) and whether
+// Accept-Encoding is sent (one cache each): repeated requests for a URL reuse them.
+const headCache = new RequestHeadCache();
+// The same for requests that send no Accept-Encoding (the `decompress: false` option).
+const headCacheNoCoding = new RequestHeadCache();
+
 function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask): Uint8Array {
   const url = spec.url;
   const user = spec.headers;
   const route = task.pool.target as Route;
+  // Everything else that goes into the head must be absent: the caller's fields and their
+  // casing, a Host override, a body, Connection: close, the Referer and Origin of the hop, and a
+  // proxy route's fields and absolute-form target.
+  const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
+    spec.host === null && !spec.closeAfter && spec.casing === null && task.referer === null &&
+    task.origin === null && route.requestHeaders.length === 0 && !route.absoluteForm;
+  const cache = task.decompress ? headCache : headCacheNoCoding;
+  if (cacheable) {
+    const hit = cache.get(userAgent ?? "\0", url.href);
+    if (hit !== undefined) {
+      task.headerList = hit.headers;
+      return hit.head;
+    }
+  }
   const list: string[] = ["host", spec.host ?? url.host];
   const casing = spec.casing;
   if (casing === null) {
@@ -271,11 +292,13 @@ function encodeHead(spec: RequestSpec, userAgent: string | null, task: FetchTask
     : "";
   const path = url.pathname + search;
   // RFC 9112 §3.2.2: a request to a proxy names the whole target (absolute-form).
-  return encodeRequestHead(
+  const head = encodeRequestHead(
     spec.method,
     route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path,
     list,
   );
+  if (cacheable) cache.set(userAgent ?? "\0", url.href, head, list);
+  return head;
 }
 
 /**
@@ -297,8 +320,8 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   readonly hooks: HookSet | null;
   /** Timestamps of the phases. */
   readonly marks: TimingMarks = new TimingMarks();
-  /** The header fields of the current head, as sent. */
-  headerList: string[] = [];
+  /** The header fields of the current head, as sent (shared with the head cache: read only). */
+  headerList: readonly string[] = [];
   /** The request, updated as redirects are followed. */
   readonly spec: RequestSpec;
   /** The client that runs it. */
@@ -319,6 +342,12 @@ export class FetchTask implements EventListenerObject, TraceSubject {
   retried = false;
   /** Redirects followed so far. */
   redirects = 0;
+  /**
+   * True while the constructor asks the pool for the first connection: one handed over now (an
+   * idle one) comes in the same synchronous step as the fetch call, so the clock reading of
+   * `marks.start` serves as the time it was got (no queueing happened).
+   */
+  starting = false;
   /** Content codings are decoded and Accept-Encoding sent (the `decompress` option). */
   readonly decompress: boolean;
   /** The Referer of the current hop, or null. */
@@ -392,7 +421,9 @@ export class FetchTask implements EventListenerObject, TraceSubject {
       this.fail(new WirefetchError("ERR_MODE", refused));
       return;
     }
+    this.starting = true;
     this.start(false);
+    this.starting = false;
   }
 
   /**
@@ -828,7 +859,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
   onConnection(connection: Connection, wasIdle: boolean): void {
     const task = this.task;
     const marks = task.marks;
-    const now = performance.now();
+    const now = task.starting && !task.tracing ? marks.start : performance.now();
     marks.gotConn = now;
     marks.reused = connection.requestsServed > 0;
     if (task.tracing) {
@@ -884,7 +915,7 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
       this.pool.giveBack(connection);
       return;
     }
-    connection.dispatch(this);
+    connection.dispatch(this, now);
   }
 
   onAcquireError(error: WirefetchError): void {
@@ -1148,10 +1179,13 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
   }
 
-  onRequestWritten(): void {
+  onRequestWritten(now: number): void {
     this.#wrote = true;
     const task = this.task;
-    const now = task.marks.wrote = performance.now();
+    // `now` was read before the connection was handed over; with listeners, the events emitted
+    // since (gotconn, wroteheaders) are later, and event times must not go backwards.
+    if (task.tracing) now = performance.now();
+    task.marks.wrote = now;
     if (task.wants(TRACE_BIT.wroterequest)) {
       task.emit(
         TRACE_BIT.wroterequest,
@@ -1168,9 +1202,9 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     }
   }
 
-  onFirstByte(): void {
+  onFirstByte(now: number): void {
     const task = this.task;
-    const now = task.marks.firstByte = performance.now();
+    task.marks.firstByte = now;
     if (task.wants(TRACE_BIT.gotfirstresponsebyte)) {
       task.emit(
         TRACE_BIT.gotfirstresponsebyte,
@@ -1332,14 +1366,15 @@ export class Attempt implements Exchange, PoolWaiter, BodyOwner {
     if (controller.desiredSize! <= 0) connection.pauseBody();
   }
 
-  onComplete(_trailers: string[]): void {
+  onComplete(_trailers: string[], now: number): void {
     if (this.#over) return;
     this.#over = true;
     const head = this.responseHead!;
     const task = this.task;
     const connection = this.connection!;
-    // One clock reading for putidleconn and the end of the request (same synchronous step).
-    const now = performance.now();
+    // One clock reading for putidleconn and the end of the request (same synchronous step): the
+    // socket read's, or with listeners a fresh one, as events since that read (a 1xx) are later.
+    if (task.tracing) now = performance.now();
     if (task.wants(TRACE_BIT.putidleconn)) {
       // The connection was already pooled, handed on, or closed; say which.
       const closed = connection.state === "closed";

@@ -55,6 +55,98 @@ describe("fetch requests", () => {
     }
   });
 
+  it("sends each client's own User-Agent and target when repeated GETs reuse encoded heads", async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(`${req.url} ${req.headers["user-agent"] ?? "(none)"}`);
+      res.end("ok");
+    });
+    try {
+      const a = new Client({ userAgent: "agent-a" });
+      const b = new Client({ userAgent: null });
+      try {
+        for (const path of ["/one", "/two", "/one", "/two"]) {
+          await (await a.fetch(`${server.url}${path}`)).arrayBuffer();
+          await (await b.fetch(`${server.url}${path}`)).arrayBuffer();
+        }
+        // A header of the caller's is not in the cached head and must still be sent.
+        await (await a.fetch(`${server.url}/one`, { headers: { "user-agent": "own" } }))
+          .arrayBuffer();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+      assert.deepEqual(seen, [
+        "/one agent-a",
+        "/one (none)",
+        "/two agent-a",
+        "/two (none)",
+        "/one agent-a",
+        "/one (none)",
+        "/two agent-a",
+        "/two (none)",
+        "/one own",
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("sends the absolute-form target through an HTTP proxy after a direct GET of the same URL", async () => {
+    const targets: string[] = [];
+    const origin = await startHttpServer((req, res) => {
+      targets.push(`origin ${req.url}`);
+      res.end("ok");
+    });
+    const proxy = await startRawServer(async (socket) => {
+      const request = await readRequest(socket);
+      targets.push(`proxy ${request.target}`);
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    });
+    try {
+      const direct = new Client();
+      const proxied = new Client({ proxy: proxy.url });
+      try {
+        const url = `${origin.url}/same`;
+        await (await direct.fetch(url)).arrayBuffer();
+        await (await proxied.fetch(url)).arrayBuffer();
+        await (await direct.fetch(url)).arrayBuffer();
+      } finally {
+        await Promise.all([direct.close(), proxied.close()]);
+      }
+      assert.deepEqual(targets, [
+        "origin /same",
+        `proxy ${origin.url}/same`,
+        "origin /same",
+      ]);
+    } finally {
+      await Promise.all([origin.close(), proxy.close()]);
+    }
+  });
+
+  it("sends Accept-Encoding by each request's decompress setting when heads are reused", async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(req.headers["accept-encoding"] === undefined ? "none" : "sent");
+      res.end("ok");
+    });
+    try {
+      const decoding = new Client();
+      const raw = new Client({ decompress: false });
+      try {
+        for (let i = 0; i < 2; i++) {
+          await (await decoding.fetch(`${server.url}/same`)).arrayBuffer();
+          await (await raw.fetch(`${server.url}/same`)).arrayBuffer();
+          await (await decoding.fetch(`${server.url}/same`, { decompress: false })).arrayBuffer();
+        }
+      } finally {
+        await Promise.all([decoding.close(), raw.close()]);
+      }
+      assert.deepEqual(seen, ["sent", "none", "none", "sent", "none", "none"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   for (
     const [name, body, type, expected] of [
       ["string", "héllo", "text/plain;charset=UTF-8", "héllo"],

@@ -147,3 +147,58 @@ export function encodeRequestHead(
   for (let i = 0; i < head.length; i++) bytes[i] = head.charCodeAt(i);
   return bytes;
 }
+
+/** An encoded head and the field list it was encoded from. */
+export interface CachedHead {
+  /** The head bytes. Shared by every request that hits the entry: never modify them. */
+  readonly head: Uint8Array;
+  /** The `[name, value, ...]` list, as sent (for trace events). Never modify it. */
+  readonly headers: readonly string[];
+}
+
+// Entries per variant before the cache starts over: far more distinct URLs than a hot loop
+// uses, few enough that a crawler visiting each URL once holds little.
+const HEAD_CACHE_LIMIT = 256;
+
+/**
+ * Heads already encoded, for requests that differ only in their URL: a keep-alive loop fetching
+ * the same URL again skips validation, string building and `TextEncoder` (an off-heap
+ * allocation on Deno): about 1 µs per request. Entries are keyed by a variant (what else went
+ * into the head, e.g. the User-Agent) and the URL; when a variant's map is full it is emptied
+ * rather than tracked by age, which keeps hits to two map lookups.
+ *
+ * @example
+ * ```ts
+ * import { encodeRequestHead, RequestHeadCache } from "./request_head.ts";
+ * const cache = new RequestHeadCache();
+ * const headers = ["host", "example.com"];
+ * let hit = cache.get("GET ua", "http://example.com/");
+ * if (hit === undefined) {
+ *   hit = cache.set("GET ua", "http://example.com/", encodeRequestHead("GET", "/", headers), headers);
+ * }
+ * console.log(hit.head.length);
+ * ```
+ */
+export class RequestHeadCache {
+  readonly #variants = new Map<string, Map<string, CachedHead>>();
+
+  /** The entry for `url` in `variant`, if encoded before. */
+  get(variant: string, url: string): CachedHead | undefined {
+    return this.#variants.get(variant)?.get(url);
+  }
+
+  /** Stores and returns an entry. */
+  set(variant: string, url: string, head: Uint8Array, headers: readonly string[]): CachedHead {
+    let map = this.#variants.get(variant);
+    if (map === undefined) {
+      if (this.#variants.size >= HEAD_CACHE_LIMIT) this.#variants.clear();
+      map = new Map();
+      this.#variants.set(variant, map);
+    } else if (map.size >= HEAD_CACHE_LIMIT) {
+      map.clear();
+    }
+    const entry: CachedHead = { head, headers };
+    map.set(url, entry);
+    return entry;
+  }
+}

@@ -76,10 +76,10 @@ export interface Exchange {
   onDispatch(connection: Connection): void;
   /** The request head was handed to the socket. */
   onHeadersWritten(): void;
-  /** The request head and body were fully handed to the socket. */
-  onRequestWritten(): void;
-  /** The first byte of the response arrived. */
-  onFirstByte(): void;
+  /** The request head and body were fully handed to the socket, at `now` (performance.now()). */
+  onRequestWritten(now: number): void;
+  /** The first byte of the response arrived, read at `now`. */
+  onFirstByte(now: number): void;
   /** A 1xx response was skipped. */
   onInformational(status: number, headers: string[]): void;
   /** The final response head arrived. */
@@ -88,8 +88,11 @@ export interface Exchange {
   onBody(chunk: Uint8Array): void;
   /** Called once per read when the head arrived and the body is still incomplete. */
   onResponseStart(): void;
-  /** The response is complete; the connection was already released or closed. */
-  onComplete(trailers: string[]): void;
+  /**
+   * The response is complete (its last byte was read at `now`); the connection was already
+   * released or closed.
+   */
+  onComplete(trailers: string[], now: number): void;
   /** The exchange failed; the connection is closed. */
   onError(error: WirefetchError, info: FailureInfo): void;
 }
@@ -331,8 +334,11 @@ export class Connection implements SocketListener, ResponseParserHandler {
    * ```ts ignore
    * connection.dispatch(exchange);
    * ```
+   *
+   * `now` is the caller's clock reading (performance.now()) when it has one: the request's
+   * deadline and its "written" mark reuse it instead of reading the clock again.
    */
-  dispatch(exchange: Exchange): void {
+  dispatch(exchange: Exchange, now: number = performance.now()): void {
     if (this.state !== "idle") {
       throw new Error(`connection ${this.id} dispatched while ${this.state}`);
     }
@@ -348,7 +354,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#parser.start(exchange.headOnly);
     if (this.#limits.tcpInfo) this.#noteWrite();
     this.socket.ref();
-    this.#setDeadline(performance.now() + this.#limits.headersTimeout);
+    this.#setDeadline(now + this.#limits.headersTimeout);
     exchange.onDispatch(this);
 
     const body = exchange.body;
@@ -383,7 +389,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
       // Every byte is with the socket, which writes in order and reports failures to
       // onSocketError: the request is complete as far as framing goes. Waiting for the write
       // promise instead would race the response on runtimes whose writes resolve late.
-      this.#requestWritten();
+      this.#requestWritten(now);
     } else {
       this.#writeStream(exchange, body, true);
     }
@@ -540,13 +546,13 @@ export class Connection implements SocketListener, ResponseParserHandler {
     exchange.onError(wrapped, this.#failureInfo());
   }
 
-  #requestWritten(): void {
+  #requestWritten(now: number = performance.now()): void {
     this.#requestDone = true;
     if (this.state === "sending") this.state = "receiving";
     const exchange = this.exchange;
     if (exchange === null) return;
-    exchange.onRequestWritten();
-    if (this.#parser.complete) this.#finishExchange(exchange);
+    exchange.onRequestWritten(now);
+    if (this.#parser.complete) this.#finishExchange(exchange, now);
   }
 
   /** Stops reading the response body until {@linkcode resumeBody} (consumer backpressure). */
@@ -717,8 +723,9 @@ export class Connection implements SocketListener, ResponseParserHandler {
   /** @internal */
   onSocketData(chunk: Uint8Array): void {
     this.bytesRead += chunk.length;
+    // One clock reading per read serves the first-byte and end marks and the body deadline.
+    const now = performance.now();
     if (this.#limits.tcpInfo) {
-      const now = performance.now();
       if (this.firstReadAt < 0) this.firstReadAt = now;
       this.lastReadAt = now;
     }
@@ -731,7 +738,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     }
     if (!this.#firstByte) {
       this.#firstByte = true;
-      exchange.onFirstByte();
+      exchange.onFirstByte(now);
     }
     let consumed: number;
     try {
@@ -747,7 +754,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
         // next response could not be found reliably. Deliver this one, then close.
         this.#head = this.#head === null ? null : { ...this.#head, keepAlive: false };
       }
-      this.#finishExchange(exchange);
+      this.#finishExchange(exchange, now);
       return;
     }
     if (this.#parser.headDone) {
@@ -755,7 +762,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
         this.#responseStartSignalled = true;
         exchange.onResponseStart();
       }
-      if (!this.#paused) this.#setDeadline(performance.now() + this.#limits.bodyTimeout);
+      if (!this.#paused) this.#setDeadline(now + this.#limits.bodyTimeout);
     }
   }
 
@@ -815,7 +822,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     if (drain !== null && !drain.add(chunk.length)) this.#detach();
   }
 
-  #finishExchange(exchange: Exchange): void {
+  #finishExchange(exchange: Exchange, now: number = performance.now()): void {
     if (!this.#requestDone) {
       // The response is complete but our request is not: the server will not read the rest,
       // so the connection is unusable. The body writer sees the state change and stops.
@@ -850,7 +857,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     } else {
       this.#close("not-reusable");
     }
-    exchange.onComplete(trailers);
+    exchange.onComplete(trailers, now);
   }
 
   #fail(exchange: Exchange, error: WirefetchError, reason: CloseReason): void {

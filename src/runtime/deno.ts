@@ -21,10 +21,16 @@ import { nodeConnector, startTlsOver } from "./node.ts";
 // deno-lint-ignore no-explicit-any
 type AnyConn = any;
 
-// A read buffer of 64 KiB matches the kernel's usual loopback segment batching; reads that fill
-// less than a quarter of it are copied out so the big buffer can be reused.
-const READ_SIZE = 65536;
-const COPY_BELOW = 16384;
+// Reads go into a buffer the socket reuses, and what arrived is copied out for the listener (one
+// allocation of exactly the bytes read, no zero-filled buffer per read, and a queued chunk pins
+// only its own bytes). Reads start in a small buffer: a keep-alive response fits in it, and an
+// idle socket, whose pending read pins its buffer for as long as it waits, holds only this much.
+// A read that fills it switches to a large buffer for bulk transfers (fewer, bigger reads); the
+// first read that fills less than a sixteenth of it drops it and goes back to the small one.
+const SMALL_READ = 4096;
+const LARGE_READ = 262144;
+// pull() (a proxy handshake before listen) reads into a buffer of its own of this size.
+const PULL_SIZE = 16384;
 
 function toAddress(
   addr: { hostname: string; port: number; transport?: string; path?: string | null },
@@ -44,12 +50,18 @@ class DenoSocket implements Socket {
   readonly fd = -1;
   #conn: AnyConn;
   #listener: SocketListener | null = null;
-  #buffer: Uint8Array | null = null;
+  // The reused small buffer (allocated on first read), and the large one while in bulk mode.
+  #small: Uint8Array | null = null;
+  #large: Uint8Array | null = null;
   #paused = false;
   #wake: (() => void) | null = null;
   #closed = false;
   #queue: Uint8Array[] = [];
   #flushed: Promise<void> | null = null;
+  #inFlight: Uint8Array | null = null;
+  // Bound once per socket: a write allocates no closures.
+  #onWritten = (n: number): Promise<void> | undefined => this.#written(n);
+  #onWriteFailed = (error: unknown): void => this.#writeFailed(error);
 
   constructor(conn: AnyConn, alpnProtocol: string | null, path?: string) {
     this.#conn = conn;
@@ -67,7 +79,7 @@ class DenoSocket implements Socket {
   }
 
   async pull(): Promise<Uint8Array | null> {
-    const buffer = new Uint8Array(COPY_BELOW);
+    const buffer = new Uint8Array(PULL_SIZE);
     let n: number | null;
     try {
       n = await this.#conn.read(buffer);
@@ -95,7 +107,8 @@ class DenoSocket implements Socket {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      const buffer = this.#buffer ?? new Uint8Array(READ_SIZE);
+      const large = this.#large;
+      const buffer = large ?? (this.#small ??= new Uint8Array(SMALL_READ));
       let n: number | null;
       try {
         n = await conn.read(buffer);
@@ -110,13 +123,12 @@ class DenoSocket implements Socket {
         listener.onSocketEnd();
         return;
       }
-      let chunk: Uint8Array;
-      if (n < COPY_BELOW) {
-        chunk = buffer.slice(0, n);
-        this.#buffer = buffer;
-      } else {
-        chunk = buffer.subarray(0, n);
-        this.#buffer = null;
+      const chunk = buffer.slice(0, n);
+      if (large === null) {
+        // Full: more is probably waiting.
+        if (n === SMALL_READ) this.#large = new Uint8Array(LARGE_READ);
+      } else if (n < LARGE_READ / 16) {
+        this.#large = null;
       }
       listener.onSocketData(chunk);
     }
@@ -124,11 +136,39 @@ class DenoSocket implements Socket {
 
   write(data: Uint8Array): Promise<void> | null {
     if (this.#closed) return null;
-    // Deno's write ops may complete out of order when issued concurrently, so writes queue up
-    // behind one drain loop; every caller gets the promise of the drain that includes its bytes.
-    this.#queue.push(data);
-    if (this.#flushed === null) this.#flushed = this.#drain();
+    // Deno's write ops may complete out of order when issued concurrently, so only one is ever in
+    // flight; bytes written meanwhile queue behind it, and every caller gets the promise that
+    // settles once its bytes are written.
+    if (this.#flushed !== null) {
+      this.#queue.push(data);
+      return this.#flushed;
+    }
+    // Nothing in flight (the keep-alive case): start the op now, with no drain loop. The op
+    // writes eagerly; only its byte count arrives later.
+    this.#inFlight = data;
+    this.#flushed = this.#conn.write(data).then(this.#onWritten, this.#onWriteFailed);
     return this.#flushed;
+  }
+
+  // The direct write finished: queue what it did not take, and drain whatever queued meanwhile.
+  #written(n: number): Promise<void> | undefined {
+    const data = this.#inFlight!;
+    this.#inFlight = null;
+    if (n < data.length) this.#queue.unshift(data.subarray(n));
+    if (this.#queue.length > 0 && !this.#closed) return this.#drain();
+    this.#queue.length = 0;
+    this.#flushed = null;
+    return undefined;
+  }
+
+  #writeFailed(error: unknown): void {
+    this.#inFlight = null;
+    this.#queue.length = 0;
+    this.#flushed = null;
+    if (!this.#closed) {
+      this.close();
+      this.#listener?.onSocketError(toSocketError(error));
+    }
   }
 
   async #drain(): Promise<void> {
@@ -166,6 +206,12 @@ class DenoSocket implements Socket {
 
   unref(): void {
     this.#conn.unref?.();
+    // The connection unrefs a socket going idle from inside onSocketData, before the loop issues
+    // its next read: make that read a small one, so a socket waiting in the pool after a bulk
+    // transfer does not pin the large buffer. A socket paused for backpressure (unref'd too)
+    // keeps it: its transfer goes on when the consumer reads, and a small first read would cost
+    // a syscall per pause.
+    if (!this.#paused) this.#large = null;
   }
 
   ref(): void {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeRequestHead, isToken, isValidFieldValue } from "../../src/h1/request_head.ts";
+import {
+  encodeRequestHead,
+  isToken,
+  isValidFieldValue,
+  RequestHeadCache,
+} from "../../src/h1/request_head.ts";
 
 function text(bytes: Uint8Array): string {
   let out = "";
@@ -133,5 +138,28 @@ describe("isValidFieldValue", () => {
     for (const value of ["\x00", "a\r", "\nb", "\u0100", "\u2603"]) {
       assert.equal(isValidFieldValue(value), false, JSON.stringify(value));
     }
+  });
+});
+
+describe("RequestHeadCache", () => {
+  const head = (path: string): Uint8Array => encodeRequestHead("GET", path, ["host", "a"]);
+
+  it("returns the stored entry for the same variant and URL only", () => {
+    const cache = new RequestHeadCache();
+    const a = head("/a");
+    const entry = cache.set("ua1", "http://a/a", a, ["host", "a"]);
+    assert.equal(cache.get("ua1", "http://a/a"), entry);
+    assert.equal(cache.get("ua1", "http://a/a")!.head, a);
+    assert.equal(cache.get("ua2", "http://a/a"), undefined);
+    assert.equal(cache.get("ua1", "http://a/b"), undefined);
+  });
+
+  it("starts a full variant over instead of growing without bound", () => {
+    const cache = new RequestHeadCache();
+    for (let i = 0; i < 256; i++) cache.set("v", `http://a/${i}`, head(`/${i}`), []);
+    assert.notEqual(cache.get("v", "http://a/0"), undefined);
+    cache.set("v", "http://a/new", head("/new"), []);
+    assert.equal(cache.get("v", "http://a/0"), undefined);
+    assert.notEqual(cache.get("v", "http://a/new"), undefined);
   });
 });

@@ -1,0 +1,23 @@
+/**
+ * Every benchmark mode, selected by its flag. Add a mode here.
+ *
+ * @module
+ */
+
+import { defaultMode } from "./default.ts";
+import { hooksCostMode } from "./hooks_cost.ts";
+import { idleMemoryMode } from "./idle_memory.ts";
+import { selfTestMode } from "./self_test.ts";
+import { tcpInfoCostMode } from "./tcp_info_cost.ts";
+import { traceCostMode } from "./trace_cost.ts";
+import type { Mode } from "./types.ts";
+
+/** The modes, default first. */
+export const MODES: readonly Mode[] = [
+  defaultMode,
+  selfTestMode,
+  traceCostMode,
+  hooksCostMode,
+  tcpInfoCostMode,
+  idleMemoryMode,
+];
