@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
-import { fetchText, rejection, runtime, within } from "./helpers.ts";
+import { rejection, runtime, within } from "./helpers.ts";
 import { closeBounded } from "../support/deadline.ts";
 
 const nativeFetch = globalThis.fetch;
