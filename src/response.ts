@@ -34,6 +34,48 @@ function seal(headers: Headers): void {
   }
 }
 
+// On Node, undici's Response builds a ReadableStream (and makes it transferable) for every
+// body, bytes included: 25–35 µs per response, more than the rest of a keep-alive request. There a
+// body received whole is kept as bytes beside a Response constructed with a null body, and the body
+// methods, `body` and `bodyUsed` are served from those bytes; a stream is made only if `body` is
+// read. Deno and Bun build a bytes body cheaply, and their servers (`Deno.serve`, `Bun.serve`)
+// read a returned Response's body from its internal slot, so a proxied fetched response must
+// carry it there: they keep the runtime's own body.
+const runtimeGlobals = globalThis as { Bun?: unknown; Deno?: unknown };
+const HELD_BODIES = runtimeGlobals.Deno === undefined && runtimeGlobals.Bun === undefined;
+
+const utf8 = new TextDecoder();
+
+/**
+ * The byte stream of a held body, made when `body` is read: its bytes go out on the first read
+ * (a byte stream with no high-water mark pulls only when read), which is also what makes it
+ * "disturbed" for `bodyUsed`.
+ */
+class HeldBodySource implements UnderlyingByteSource {
+  readonly type = "bytes" as const;
+  bytes: Uint8Array | null;
+  disturbed = false;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+  pull(controller: ReadableByteStreamController): void {
+    this.disturbed = true;
+    const bytes = this.bytes;
+    this.bytes = null;
+    // enqueue() transfers the chunk's buffer: give it a copy, never the received buffer.
+    if (bytes !== null && bytes.byteLength > 0) controller.enqueue(bytes.slice());
+    controller.close();
+  }
+  cancel(): void {
+    this.disturbed = true;
+    this.bytes = null;
+  }
+}
+
+function unusable(): TypeError {
+  return new TypeError("Body is unusable: Body has already been read");
+}
+
 /** Marks a fetched response as aborted (see {@linkcode FetchResponse}). */
 export const ABORT: unique symbol = Symbol("wirefetch.abort");
 
@@ -55,6 +97,11 @@ export class FetchResponse extends Response {
   #abortReason: unknown = NOT_ABORTED;
   #bodyExposed = false;
   #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  // A held body (HELD_BODIES): its bytes until read, and its stream once `body` was read.
+  #held = false;
+  #heldBytes: Uint8Array | null = null;
+  #heldSource: HeldBodySource | null = null;
+  #heldStream: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -75,7 +122,12 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    super(body, init);
+    const held = HELD_BODIES && body instanceof Uint8Array;
+    super(held ? null : body, init);
+    if (held) {
+      this.#held = true;
+      this.#heldBytes = body as Uint8Array;
+    }
     this.#url = url;
     this.#redirected = redirected;
     this[TIMING_MARKS] = marks;
@@ -128,7 +180,8 @@ export class FetchResponse extends Response {
    * with the reason (a body received whole is held as bytes, which nothing can error later).
    */
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && super.body !== null) {
+    const hasBody = this.#held || super.body !== null;
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && hasBody) {
       const reason = this.#abortReason;
       return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
         start(controller): void {
@@ -137,47 +190,94 @@ export class FetchResponse extends Response {
       });
     }
     this.#bodyExposed = true;
+    if (this.#held) return this.#heldStream ??= this.#makeHeldStream();
     return super.body;
+  }
+
+  /** Whether the body was read (or its stream read from or cancelled). */
+  override get bodyUsed(): boolean {
+    if (!this.#held) return super.bodyUsed;
+    return this.#heldSource === null ? this.#heldBytes === null : this.#heldSource.disturbed;
+  }
+
+  #makeHeldStream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    const bytes = this.#heldBytes;
+    this.#heldBytes = null;
+    const source = new HeldBodySource(bytes ?? new Uint8Array(0));
+    this.#heldSource = source;
+    const stream = new ReadableStream(source) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    if (bytes === null) {
+      // Read by a body method already: the stream is the one that was read, locked and done.
+      source.disturbed = true;
+      source.bytes = null;
+      stream.getReader().read().catch(() => {});
+    }
+    return stream;
+  }
+
+  /** A held body's bytes, taken once (a copy: the caller may write into them). */
+  #takeHeld(): Promise<Uint8Array<ArrayBuffer>> {
+    const stream = this.#heldStream;
+    if (stream !== null) {
+      if (stream.locked || this.#heldSource!.disturbed) return Promise.reject(unusable());
+      return new Response(stream).arrayBuffer().then((buffer) => new Uint8Array(buffer));
+    }
+    const bytes = this.#heldBytes;
+    if (bytes === null) return Promise.reject(unusable());
+    this.#heldBytes = null;
+    return Promise.resolve(bytes.slice());
+  }
+
+  /** A Response of the runtime's with the held bytes and these headers, for blob and formData. */
+  #heldAsNative(): Promise<Response> {
+    return this.#takeHeld().then((bytes) => new Response(bytes, { headers: super.headers }));
   }
 
   /** The body as text; rejects with the abort reason once the fetch was aborted. */
   override text(): Promise<string> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#takeHeld().then((bytes) => utf8.decode(bytes));
     return super.text();
   }
 
   /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
   override json(): Promise<unknown> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#takeHeld().then((bytes) => JSON.parse(utf8.decode(bytes)));
     return super.json();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#takeHeld().then((bytes) => bytes.buffer);
     return super.arrayBuffer();
   }
 
   /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
   override blob(): Promise<Blob> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#heldAsNative().then((response) => response.blob());
     return super.blob();
   }
 
   /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
   override formData(): Promise<FormData> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#heldAsNative().then((response) => response.formData());
     return super.formData();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    if (this.#held) return this.#takeHeld();
     return super.bytes();
   }
 
   /** A copy that shares nothing with this response's body. */
   override clone(): Response {
+    if (this.#held) return this.#cloneHeld();
     const copy = super.clone();
     seal(copy.headers);
     Object.defineProperties(copy, {
@@ -186,6 +286,24 @@ export class FetchResponse extends Response {
       type: { value: "basic" },
     });
     return copy;
+  }
+
+  // Fetch "clone a response": refused once the body was read or its stream locked; the copy holds
+  // the same bytes (nothing writes into them: every read hands out a copy).
+  #cloneHeld(): Response {
+    const source = this.#heldSource;
+    const bytes = source === null ? this.#heldBytes : source.bytes;
+    if (bytes === null || source?.disturbed || this.#heldStream?.locked) {
+      throw new TypeError("Response.clone: Body has already been consumed.");
+    }
+    return new FetchResponse(
+      bytes as Uint8Array<ArrayBuffer>,
+      { status: this.status, statusText: this.statusText },
+      this.#url,
+      this.#redirected,
+      null,
+      super.headers,
+    );
   }
 }
 
