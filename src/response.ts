@@ -51,9 +51,13 @@ const utf8 = new TextDecoder();
  * (a byte stream with no high-water mark pulls only when read), which is also what makes it
  * "disturbed" for `bodyUsed`.
  */
-class HeldBodySource implements UnderlyingByteSource {
+class HeldBody implements UnderlyingByteSource {
   readonly type = "bytes" as const;
+  /** The bytes, until read by a body method or the stream. */
   bytes: Uint8Array | null;
+  /** The stream, once `body` was read. */
+  stream: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  /** Whether the stream was read from or cancelled. */
   disturbed = false;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
@@ -70,6 +74,30 @@ class HeldBodySource implements UnderlyingByteSource {
     this.disturbed = true;
     this.bytes = null;
   }
+}
+
+/** Makes a held body's stream (when `body` is first read). */
+function heldStream(held: HeldBody): ReadableStream<Uint8Array<ArrayBuffer>> {
+  const stream = new ReadableStream(held) as ReadableStream<Uint8Array<ArrayBuffer>>;
+  if (held.bytes === null) {
+    // Read by a body method already: the stream is the one that was read, locked and done.
+    held.disturbed = true;
+    stream.getReader().read().catch(() => {});
+  }
+  return stream;
+}
+
+/** A held body's bytes, taken once (a copy: the caller may write into them). */
+function takeHeld(held: HeldBody): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = held.stream;
+  if (stream !== null) {
+    if (stream.locked || held.disturbed) return Promise.reject(unusable());
+    return new Response(stream).arrayBuffer().then((buffer) => new Uint8Array(buffer));
+  }
+  const bytes = held.bytes;
+  if (bytes === null) return Promise.reject(unusable());
+  held.bytes = null;
+  return Promise.resolve(bytes.slice());
 }
 
 function unusable(): TypeError {
@@ -98,10 +126,7 @@ export class FetchResponse extends Response {
   #bodyExposed = false;
   #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   // A held body (HELD_BODIES): its bytes until read, and its stream once `body` was read.
-  #held = false;
-  #heldBytes: Uint8Array | null = null;
-  #heldSource: HeldBodySource | null = null;
-  #heldStream: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  #held: HeldBody | null = null;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -124,10 +149,7 @@ export class FetchResponse extends Response {
   ) {
     const held = HELD_BODIES && body instanceof Uint8Array;
     super(held ? null : body, init);
-    if (held) {
-      this.#held = true;
-      this.#heldBytes = body as Uint8Array;
-    }
+    if (held) this.#held = new HeldBody(body as Uint8Array);
     this.#url = url;
     this.#redirected = redirected;
     this[TIMING_MARKS] = marks;
@@ -180,7 +202,8 @@ export class FetchResponse extends Response {
    * with the reason (a body received whole is held as bytes, which nothing can error later).
    */
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    const hasBody = this.#held || super.body !== null;
+    const held = this.#held;
+    const hasBody = held !== null || super.body !== null;
     if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && hasBody) {
       const reason = this.#abortReason;
       return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
@@ -190,94 +213,73 @@ export class FetchResponse extends Response {
       });
     }
     this.#bodyExposed = true;
-    if (this.#held) return this.#heldStream ??= this.#makeHeldStream();
+    if (held !== null) return held.stream ??= heldStream(held);
     return super.body;
   }
 
   /** Whether the body was read (or its stream read from or cancelled). */
   override get bodyUsed(): boolean {
-    if (!this.#held) return super.bodyUsed;
-    return this.#heldSource === null ? this.#heldBytes === null : this.#heldSource.disturbed;
-  }
-
-  #makeHeldStream(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    const bytes = this.#heldBytes;
-    this.#heldBytes = null;
-    const source = new HeldBodySource(bytes ?? new Uint8Array(0));
-    this.#heldSource = source;
-    const stream = new ReadableStream(source) as ReadableStream<Uint8Array<ArrayBuffer>>;
-    if (bytes === null) {
-      // Read by a body method already: the stream is the one that was read, locked and done.
-      source.disturbed = true;
-      source.bytes = null;
-      stream.getReader().read().catch(() => {});
-    }
-    return stream;
-  }
-
-  /** A held body's bytes, taken once (a copy: the caller may write into them). */
-  #takeHeld(): Promise<Uint8Array<ArrayBuffer>> {
-    const stream = this.#heldStream;
-    if (stream !== null) {
-      if (stream.locked || this.#heldSource!.disturbed) return Promise.reject(unusable());
-      return new Response(stream).arrayBuffer().then((buffer) => new Uint8Array(buffer));
-    }
-    const bytes = this.#heldBytes;
-    if (bytes === null) return Promise.reject(unusable());
-    this.#heldBytes = null;
-    return Promise.resolve(bytes.slice());
+    const held = this.#held;
+    if (held === null) return super.bodyUsed;
+    return held.stream === null ? held.bytes === null : held.disturbed;
   }
 
   /** A Response of the runtime's with the held bytes and these headers, for blob and formData. */
-  #heldAsNative(): Promise<Response> {
-    return this.#takeHeld().then((bytes) => new Response(bytes, { headers: super.headers }));
+  #heldAsNative(held: HeldBody): Promise<Response> {
+    return takeHeld(held).then((bytes) => new Response(bytes, { headers: super.headers }));
   }
 
   /** The body as text; rejects with the abort reason once the fetch was aborted. */
   override text(): Promise<string> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#takeHeld().then((bytes) => utf8.decode(bytes));
+    if (this.#held !== null) return takeHeld(this.#held).then((bytes) => utf8.decode(bytes));
     return super.text();
   }
 
   /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
   override json(): Promise<unknown> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#takeHeld().then((bytes) => JSON.parse(utf8.decode(bytes)));
+    if (this.#held !== null) {
+      return takeHeld(this.#held).then((bytes) => JSON.parse(utf8.decode(bytes)));
+    }
     return super.json();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#takeHeld().then((bytes) => bytes.buffer);
+    if (this.#held !== null) return takeHeld(this.#held).then((bytes) => bytes.buffer);
     return super.arrayBuffer();
   }
 
   /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
   override blob(): Promise<Blob> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#heldAsNative().then((response) => response.blob());
+    if (this.#held !== null) {
+      return this.#heldAsNative(this.#held).then((response) => response.blob());
+    }
     return super.blob();
   }
 
   /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
   override formData(): Promise<FormData> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#heldAsNative().then((response) => response.formData());
+    if (this.#held !== null) {
+      return this.#heldAsNative(this.#held).then((response) => response.formData());
+    }
     return super.formData();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held) return this.#takeHeld();
+    if (this.#held !== null) return takeHeld(this.#held);
     return super.bytes();
   }
 
   /** A copy that shares nothing with this response's body. */
   override clone(): Response {
-    if (this.#held) return this.#cloneHeld();
+    if (this.#held !== null) return this.#cloneHeld(this.#held);
     const copy = super.clone();
     seal(copy.headers);
     Object.defineProperties(copy, {
@@ -290,10 +292,9 @@ export class FetchResponse extends Response {
 
   // Fetch "clone a response": refused once the body was read or its stream locked; the copy holds
   // the same bytes (nothing writes into them: every read hands out a copy).
-  #cloneHeld(): Response {
-    const source = this.#heldSource;
-    const bytes = source === null ? this.#heldBytes : source.bytes;
-    if (bytes === null || source?.disturbed || this.#heldStream?.locked) {
+  #cloneHeld(held: HeldBody): Response {
+    const bytes = held.bytes;
+    if (bytes === null || held.disturbed || held.stream?.locked === true) {
       throw new TypeError("Response.clone: Body has already been consumed.");
     }
     return new FetchResponse(
