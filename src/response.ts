@@ -308,6 +308,10 @@ export class FetchResponse extends Response {
   }
 }
 
+// Only held bodies need bodyUsed answered here: elsewhere the runtime's own getter is used
+// directly, with no extra call.
+if (!HELD_BODIES) delete (FetchResponse.prototype as { bodyUsed?: unknown }).bodyUsed;
+
 // Response.prototype.bytes is recent (Node 22): where the runtime has none, neither do we.
 if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
   delete (FetchResponse.prototype as { bytes?: unknown }).bytes;
