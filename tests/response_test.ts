@@ -7,14 +7,14 @@ import { FetchResponse } from "../src/response.ts";
 
 const encoder = new TextEncoder();
 
-function fetched(bytes: Uint8Array): Response {
+function fetched(bytes: Uint8Array<ArrayBuffer>): Response {
   return new FetchResponse(bytes, { status: 200 }, "http://example.test/", false, null, [
     "content-type",
     "application/json",
   ]);
 }
 
-function native(bytes: Uint8Array): Response {
+function native(bytes: Uint8Array<ArrayBuffer>): Response {
   return new Response(bytes.slice(), { headers: { "content-type": "application/json" } });
 }
 
