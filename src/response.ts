@@ -125,8 +125,6 @@ export class FetchResponse extends Response {
   #abortReason: unknown = NOT_ABORTED;
   #bodyExposed = false;
   #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
-  // A held body (HELD_BODIES): its bytes until read, and its stream once `body` was read.
-  #held: HeldBody | null = null;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -147,9 +145,7 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    const held = HELD_BODIES && body instanceof Uint8Array;
-    super(held ? null : body, init);
-    if (held) this.#held = new HeldBody(body as Uint8Array);
+    super(body, init);
     this.#url = url;
     this.#redirected = redirected;
     this[TIMING_MARKS] = marks;
@@ -202,9 +198,7 @@ export class FetchResponse extends Response {
    * with the reason (a body received whole is held as bytes, which nothing can error later).
    */
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    const held = this.#held;
-    const hasBody = held !== null || super.body !== null;
-    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && hasBody) {
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && super.body !== null) {
       const reason = this.#abortReason;
       return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
         start(controller): void {
@@ -213,73 +207,47 @@ export class FetchResponse extends Response {
       });
     }
     this.#bodyExposed = true;
-    if (held !== null) return held.stream ??= heldStream(held);
     return super.body;
-  }
-
-  /** Whether the body was read (or its stream read from or cancelled). */
-  override get bodyUsed(): boolean {
-    const held = this.#held;
-    if (held === null) return super.bodyUsed;
-    return held.stream === null ? held.bytes === null : held.disturbed;
-  }
-
-  /** A Response of the runtime's with the held bytes and these headers, for blob and formData. */
-  #heldAsNative(held: HeldBody): Promise<Response> {
-    return takeHeld(held).then((bytes) => new Response(bytes, { headers: super.headers }));
   }
 
   /** The body as text; rejects with the abort reason once the fetch was aborted. */
   override text(): Promise<string> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) return takeHeld(this.#held).then((bytes) => utf8.decode(bytes));
     return super.text();
   }
 
   /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
   override json(): Promise<unknown> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) {
-      return takeHeld(this.#held).then((bytes) => JSON.parse(utf8.decode(bytes)));
-    }
     return super.json();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) return takeHeld(this.#held).then((bytes) => bytes.buffer);
     return super.arrayBuffer();
   }
 
   /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
   override blob(): Promise<Blob> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) {
-      return this.#heldAsNative(this.#held).then((response) => response.blob());
-    }
     return super.blob();
   }
 
   /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
   override formData(): Promise<FormData> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) {
-      return this.#heldAsNative(this.#held).then((response) => response.formData());
-    }
     return super.formData();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
-    if (this.#held !== null) return takeHeld(this.#held);
     return super.bytes();
   }
 
   /** A copy that shares nothing with this response's body. */
   override clone(): Response {
-    if (this.#held !== null) return this.#cloneHeld(this.#held);
     const copy = super.clone();
     seal(copy.headers);
     Object.defineProperties(copy, {
@@ -289,32 +257,116 @@ export class FetchResponse extends Response {
     });
     return copy;
   }
+}
+
+/**
+ * A fetched response whose body arrived whole, on Node (HELD_BODIES): the `Response` underneath
+ * has a null body, and the bytes are held here. The body methods answer from them (a copy each
+ * time), `blob` and `formData` through a runtime `Response` made on demand, `bodyUsed` from whether
+ * they were taken, and `body` with a byte stream made on its first read. Abort semantics are
+ * those of {@linkcode FetchResponse}.
+ */
+class HeldFetchResponse extends FetchResponse {
+  #held: HeldBody;
+  #abortReason: unknown = NOT_ABORTED;
+  #bodyExposed = false;
+  #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+
+  constructor(
+    bytes: Uint8Array,
+    init: ResponseInit,
+    url: string,
+    redirected: boolean,
+    marks: TimingMarks | null,
+    headers: readonly string[] | Headers | null,
+  ) {
+    super(null, init, url, redirected, marks, headers);
+    this.#held = new HeldBody(bytes);
+  }
+
+  override [ABORT](reason: unknown): void {
+    super[ABORT](reason);
+    if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed) {
+      const reason = this.#abortReason;
+      return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(controller): void {
+          controller.error(reason);
+        },
+      });
+    }
+    this.#bodyExposed = true;
+    const held = this.#held;
+    return held.stream ??= heldStream(held);
+  }
+
+  override get bodyUsed(): boolean {
+    const held = this.#held;
+    return held.stream === null ? held.bytes === null : held.disturbed;
+  }
+
+  override text(): Promise<string> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => utf8.decode(bytes));
+  }
+
+  override json(): Promise<unknown> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => JSON.parse(utf8.decode(bytes)));
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => bytes.buffer);
+  }
+
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held);
+  }
+
+  override blob(): Promise<Blob> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return this.#asNative().then((response) => response.blob());
+  }
+
+  override formData(): Promise<FormData> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return this.#asNative().then((response) => response.formData());
+  }
+
+  /** A runtime Response with the held bytes and these headers, for blob and formData. */
+  #asNative(): Promise<Response> {
+    const headers = this.headers;
+    return takeHeld(this.#held).then((bytes) => new Response(bytes, { headers }));
+  }
 
   // Fetch "clone a response": refused once the body was read or its stream locked; the copy holds
   // the same bytes (nothing writes into them: every read hands out a copy).
-  #cloneHeld(held: HeldBody): Response {
+  override clone(): Response {
+    const held = this.#held;
     const bytes = held.bytes;
     if (bytes === null || held.disturbed || held.stream?.locked === true) {
       throw new TypeError("Response.clone: Body has already been consumed.");
     }
-    return new FetchResponse(
-      bytes as Uint8Array<ArrayBuffer>,
+    return new HeldFetchResponse(
+      bytes,
       { status: this.status, statusText: this.statusText },
-      this.#url,
-      this.#redirected,
+      this.url,
+      this.redirected,
       null,
-      super.headers,
+      this.headers,
     );
   }
 }
 
-// Only held bodies need bodyUsed answered here: elsewhere the runtime's own getter is used
-// directly, with no extra call.
-if (!HELD_BODIES) delete (FetchResponse.prototype as { bodyUsed?: unknown }).bodyUsed;
-
 // Response.prototype.bytes is recent (Node 22): where the runtime has none, neither do we.
 if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
   delete (FetchResponse.prototype as { bytes?: unknown }).bytes;
+  delete (HeldFetchResponse.prototype as { bytes?: unknown }).bytes;
 }
 
 /**
@@ -363,14 +415,19 @@ export function makeResponse(
   const init: ResponseInit = { status: head.status, statusText: head.statusText };
   if (isNullBodyStatus(head.status)) body = null;
   const list = head.headers;
+  const held = HELD_BODIES && body instanceof Uint8Array;
   try {
-    return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
+    return held
+      ? new HeldFetchResponse(body as Uint8Array, init, url, redirected, marks, list)
+      : new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
   } catch (error) {
     // A reason phrase with bytes the Response constructor rejects is not worth failing the
     // request for: RFC 9112 §4 says clients should ignore the reason phrase.
     if (head.statusText !== "") {
       init.statusText = "";
-      return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
+      return held
+        ? new HeldFetchResponse(body as Uint8Array, init, url, redirected, marks, list)
+        : new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
     }
     throw error;
   }

@@ -1,17 +1,22 @@
-// A FetchResponse whose body arrived whole behaves as the runtime's own Response with that body:
-// on Node its bytes are held beside a null-body Response (src/response.ts), so every way of
-// reading the body is checked against a native Response side by side, on every runtime.
+// A fetched response whose body arrived whole behaves as the runtime's own Response with that
+// body: on Node its bytes are held beside a null-body Response (HeldFetchResponse in
+// src/response.ts), so every way of reading the body is checked against a native Response side by
+// side, on every runtime.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FetchResponse } from "../src/response.ts";
+import type { ResponseHead } from "../src/h1/response_parser.ts";
+import { makeResponse } from "../src/response.ts";
 
 const encoder = new TextEncoder();
 
+// What the parser gives makeResponse for a whole response.
 function fetched(bytes: Uint8Array<ArrayBuffer>): Response {
-  return new FetchResponse(bytes, { status: 200 }, "http://example.test/", false, null, [
-    "content-type",
-    "application/json",
-  ]);
+  const head = {
+    status: 200,
+    statusText: "OK",
+    headers: ["content-type", "application/json"],
+  } as unknown as ResponseHead;
+  return makeResponse(head, bytes, "http://example.test/", false, null, false);
 }
 
 function native(bytes: Uint8Array<ArrayBuffer>): Response {
