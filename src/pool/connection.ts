@@ -108,6 +108,11 @@ export interface ConnectionOwner {
    * it should stop counting against the connection cap (see {@linkcode Connection.reclaim}).
    */
   onConnectionDetached?(connection: Connection): void;
+  /**
+   * The connection paused on a body its consumer does not read (the stream is full). A closing
+   * pool drains it then, as `close()` does for bodies already paused when it was called.
+   */
+  onConnectionParked?(connection: Connection): void;
 }
 
 /** The timeouts and limits a connection enforces, shared by all connections of a client. */
@@ -558,6 +563,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
     // Being drained: keep reading; the stream holds the bytes beyond its high-water mark.
     if (this.#drain !== null) return;
     this.#park(exchange);
+    this.#owner.onConnectionParked?.(this);
   }
 
   #park(exchange: Exchange): void {

@@ -338,6 +338,17 @@ export class OriginPool implements ConnectionOwner {
   }
 
   /** @internal */
+  onConnectionParked(connection: Connection): void {
+    // close() drained the bodies paused when it was called; one that fills its stream later
+    // would otherwise hold close() until it is read or collected. Deferred: this runs inside the
+    // connection's read handler.
+    if (!this.#closing || this.#destroyed !== null) return;
+    queueMicrotask(() => {
+      if (connection.pausedSince >= 0 && this.#destroyed === null) this.#reclaim(connection);
+    });
+  }
+
+  /** @internal */
   onConnectionDetached(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
     this.#detached.add(connection);

@@ -6,6 +6,7 @@ import * as zlib from "node:zlib";
 import { Client, WirefetchError } from "../../mod.ts";
 import { defaultAcceptEncoding } from "../../src/body/content_coding.ts";
 import { delay, readRequest, type ReceivedRequest, startRawServer } from "../support/servers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
 const zstdCompress = (zlib as { zstdCompressSync?: (data: Uint8Array) => Uint8Array })
@@ -88,8 +89,7 @@ describe("content codings", () => {
       }
       assert.equal(server.accepted, 1);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -106,8 +106,7 @@ describe("content codings", () => {
       assert.equal(response.headers.get("content-encoding"), "zstd");
       assert.equal(defaultAcceptEncoding.includes("zstd"), runtime.Bun !== undefined);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -129,8 +128,7 @@ describe("content codings", () => {
       const empty = await withDeadline(client.fetch(`${server.url}/two`));
       assert.equal(await withDeadline(empty.text()), "");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -147,8 +145,7 @@ describe("content codings", () => {
       const response = await withDeadline(client.fetch(server.url));
       assert.equal((await withDeadline(response.arrayBuffer())).byteLength, big.length);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -164,8 +161,7 @@ describe("content codings", () => {
       );
       assert.equal(codeOf(error), "ERR_CONTENT_DECODING");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -180,8 +176,7 @@ describe("content codings", () => {
         new Uint8Array(gz),
       );
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -199,8 +194,7 @@ describe("content codings", () => {
       assert.deepEqual(sent, [defaultAcceptEncoding, "gzip;q=1", "identity"]);
       assert.match(defaultAcceptEncoding, /^gzip, /);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -247,8 +241,42 @@ describe("content codings", () => {
         assert.equal(codeOf(await bodyError(response)), "ERR_CONTENT_DECODING", path);
       }
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
+    }
+  });
+
+  it("errors a large streamed body whose coded data is truncated, never a clean short end", async () => {
+    // Bodies above 64 KiB take the streaming decoder (small ones are decoded in one call): the
+    // transfer itself is complete (content-length matches), only the compressed data stops early.
+    const noisy = new Uint8Array(512 * 1024);
+    let x = 1;
+    for (let i = 0; i < noisy.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      noisy[i] = x >>> 24;
+    }
+    const bodies: Record<string, [string, Uint8Array]> = {
+      "/gzip": ["gzip", zlib.gzipSync(noisy)],
+      "/gzip-no-trailer": ["gzip", zlib.gzipSync(noisy)],
+      "/deflate": ["deflate", zlib.deflateSync(noisy)],
+      "/br": ["br", zlib.brotliCompressSync(noisy)],
+    };
+    for (const [path, [, data]] of Object.entries(bodies)) {
+      assert.ok(data.length > 128 * 1024, `${path} compresses to ${data.length} bytes`);
+      bodies[path][1] = path === "/gzip-no-trailer"
+        ? data.subarray(0, data.length - 8)
+        : data.subarray(0, data.length >> 1);
+    }
+    const server = await serve((request) => coded(...bodies[request.target]));
+    const client = new Client();
+    try {
+      for (const path of Object.keys(bodies)) {
+        const response = await withDeadline(client.fetch(server.url + path));
+        const error = await bodyError(response);
+        assert.equal(codeOf(error), "ERR_CONTENT_DECODING", path);
+        assert.equal((error as TypeError).message, "terminated", path);
+      }
+    } finally {
+      await closeBounded(client, [server]);
     }
   });
 
@@ -266,8 +294,7 @@ describe("content codings", () => {
       const response = await withDeadline(client.fetch(server.url));
       assert.equal(codeOf(await bodyError(response)), "ERR_BODY_TRUNCATED");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -292,8 +319,7 @@ describe("content codings", () => {
       assert.equal(total, size);
       assert.ok(largest <= 1024 * 1024, `a piece of ${largest} bytes`);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -327,8 +353,7 @@ describe("content codings", () => {
       assert.ok(grown < 128 * 1024 * 1024, `memory grew by ${grown} bytes`);
       await reader.cancel();
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });

@@ -297,14 +297,14 @@ describe("httpstat", () => {
       const frames = bar.stderr.split("\r").filter((f) => f.trim() !== "");
       assert.ok(frames.length >= 1, JSON.stringify(bar.stderr));
       const final = frames.at(-1)!.trimEnd();
-      assert.match(final, /^\[=+\] 100%  256\.0 KiB \/ 256\.0 KiB  \S+ \S+\/s  ETA 0:00$/);
+      assert.match(final, /^\[=+\] 100% {2}256\.0 KiB \/ 256\.0 KiB {2}\S+ \S+\/s {2}ETA 0:00$/);
       assert.ok(bar.stderr.endsWith("\n"));
       const unknown = await httpstat(["-o", join(dir, "b"), `${server.url}/unknown`], {
         HTTPSTAT_PROGRESS: "1",
       });
       assert.equal(unknown.code, 0, unknown.stderr);
       const last = unknown.stderr.split("\r").filter((f) => f.trim() !== "").at(-1)!.trimEnd();
-      assert.match(last, /^256\.0 KiB  \S+ \S+\/s$/);
+      assert.match(last, /^256\.0 KiB {2}\S+ \S+\/s$/);
       // Not a terminal: no bar at all.
       const plain = await httpstat(["-o", join(dir, "c"), `${server.url}/known`]);
       assert.equal(plain.code, 0, plain.stderr);

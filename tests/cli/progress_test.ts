@@ -37,7 +37,7 @@ describe("progress bar", () => {
     bar.done();
     assert.equal(drawn.length, 4);
     assert.ok(drawn.slice(0, 3).every((s) => s.startsWith("\r")));
-    assert.match(drawn[2], / 100%  100 B \/ 100 B /);
+    assert.match(drawn[2], / 100% {2}100 B \/ 100 B /);
     assert.equal(drawn[3], "\n");
     const none: string[] = [];
     const off = new ProgressBar((s) => none.push(s), 100, false, 0);

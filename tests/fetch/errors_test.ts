@@ -6,6 +6,7 @@ import * as net from "node:net";
 import { Client, WirefetchError } from "../../mod.ts";
 import { readRequestHead, startRawServer } from "../support/servers.ts";
 import { rejection, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const nativeFetch = globalThis.fetch;
 
@@ -30,8 +31,8 @@ describe("network errors", () => {
     const server = await startRawServer(async (socket) => {
       await readRequestHead(socket);
       socket.write("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n");
-      socket.write("x".repeat(70_000));
-      setTimeout(() => socket.destroy(), 20);
+      // Closed once the bytes are handed to the kernel: the head always arrives, the body never ends.
+      socket.write("x".repeat(70_000), () => socket.destroy());
     });
     const client = new Client();
     try {
@@ -42,8 +43,7 @@ describe("network errors", () => {
       assert.ok(error.cause instanceof WirefetchError);
       assert.equal(error.cause.code, "ERR_BODY_TRUNCATED");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -62,14 +62,17 @@ class PolyfillSignal extends EventTarget {
 
 describe("abort reasons", () => {
   it("rejects with an AbortError DOMException for a signal without a reason", async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
     const server = await startRawServer(async (socket) => {
       await readRequestHead(socket); // and never answer
+      arrived();
     });
     const client = new Client();
     try {
       const signal = new PolyfillSignal();
       const pending = client.fetch(server.url, { signal: signal as unknown as AbortSignal });
-      await within(new Promise((r) => setTimeout(r, 50)), 1_000, "a pause");
+      await within(requestArrived, 5_000, "the request reaching the server");
       signal.abort();
       const error = await rejection(pending);
       assert.ok(error instanceof DOMException);
@@ -83,8 +86,7 @@ describe("abort reasons", () => {
       assert.ok(early instanceof DOMException);
       assert.equal(early.name, "AbortError");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -200,8 +202,7 @@ describe("abort cancels a stream request body", () => {
       assert.deepEqual(cancelled, [reason]); // synchronously
       assert.equal(await rejection(pending), reason);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 

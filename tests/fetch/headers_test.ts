@@ -6,6 +6,7 @@ import { Client, defaultClient, fetch } from "../../mod.ts";
 import { install, uninstall } from "../../global.ts";
 import { readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
 import { fetchText, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 /** Fetches from a raw server and returns the request head's field lines as sent. */
 async function sentFields(init: RequestInit, path = "/"): Promise<string[]> {
@@ -18,8 +19,7 @@ async function sentFields(init: RequestInit, path = "/"): Promise<string[]> {
   try {
     await fetchText(client.fetch(server.url + path, init));
   } finally {
-    await client.close();
-    await server.close();
+    await closeBounded(client, [server]);
   }
   return head.split("\r\n").slice(1, -2);
 }
@@ -86,8 +86,7 @@ describe("Host", () => {
         `other 127.0.0.1:${new URL(other.url).port}`,
       ]);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
       await other.close();
     }
   });

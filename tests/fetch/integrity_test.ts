@@ -7,6 +7,7 @@ import { Client, type WirefetchError } from "../../mod.ts";
 import { matchesIntegrity } from "../../src/fetch/integrity.ts";
 import { startHttpServer } from "../support/servers.ts";
 import { rejection, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const body = "alert('Hello, world.');";
 
@@ -45,8 +46,7 @@ describe("integrity", () => {
       );
       assert.equal((await within(streamed.text(), 5_000, "the body")).length, big.length);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -61,8 +61,7 @@ describe("integrity", () => {
       assert.equal(error.message, "fetch failed");
       assert.equal((error.cause as WirefetchError).code, "ERR_INTEGRITY");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 

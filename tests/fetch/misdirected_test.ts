@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { readRequest, startRawServer } from "../support/servers.ts";
 import { within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 /** Connection 0 answers its first request with 200 and then 421s; later ones answer 200. */
 async function misdirectingServer(): Promise<Awaited<ReturnType<typeof startRawServer>>> {
@@ -40,8 +41,7 @@ describe("421 Misdirected Request", () => {
       assert.equal(server.accepted, 2);
       assert.deepEqual(retries, ["421"]);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -72,8 +72,7 @@ describe("421 Misdirected Request", () => {
       await within(streamed.text(), 5_000, "the body");
       assert.equal(server.accepted, 1);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });

@@ -6,6 +6,7 @@ import type * as http from "node:http";
 import { Client, type WirefetchError } from "../../mod.ts";
 import { readRequestHead, startHttpServer, startRawServer } from "../support/servers.ts";
 import { fetchText, rejection, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 describe('redirect: "error"', () => {
   for (const status of [301, 302, 303, 307, 308]) {
@@ -28,8 +29,7 @@ describe('redirect: "error"', () => {
           await within(ok.text(), 5_000, "the body");
           assert.equal(server.accepted, 1);
         } finally {
-          await client.close();
-          await server.close();
+          await closeBounded(client, [server]);
         }
       });
     }
@@ -46,8 +46,7 @@ describe('redirect: "error"', () => {
       assert.equal(response.status, 302);
       assert.equal(await within(response.text(), 5_000, "the body"), "no location");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -78,8 +77,7 @@ describe("Location", () => {
       assert.equal(targets[1], "/dir/caf%C3%A9/x?q=%C3%A9");
       assert.equal(response.url, `${server.url}/dir/caf%C3%A9/x?q=%C3%A9`);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -106,8 +104,7 @@ describe("maxRedirects", () => {
       const error = await rejection(client.fetch(`${server.url}/21`));
       assert.equal((error.cause as WirefetchError).code, "ERR_TOO_MANY_REDIRECTS");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -123,8 +120,7 @@ describe("maxRedirects", () => {
       const none = await rejection(client.fetch(`${server.url}/1`, { maxRedirects: 0 }));
       assert.equal((none.cause as WirefetchError).code, "ERR_TOO_MANY_REDIRECTS");
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 

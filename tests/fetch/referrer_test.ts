@@ -10,6 +10,7 @@ import {
 import { Client } from "../../mod.ts";
 import { startHttpServer } from "../support/servers.ts";
 import { fetchText, runtime, within } from "./helpers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 const page = new URL("https://user:pw@a.example/page?q=1#frag");
 const same = new URL("https://a.example/other");
@@ -102,8 +103,7 @@ describe("Referer and Origin set by the caller", () => {
       await within(response.text(), 5_000, "the body");
       assert.deepEqual(seen, [["https://mine.example/", "https://mine.example"]]);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 
@@ -123,8 +123,7 @@ describe("Referer and Origin set by the caller", () => {
       // Bun's Request does not keep referrer (its `referrer` reads ""): nothing to send.
       assert.deepEqual(seen, [runtime === "bun" ? undefined : `${server.url}/`]);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });

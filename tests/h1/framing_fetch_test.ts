@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { delay, readRequest, startRawServer } from "../support/servers.ts";
+import { closeBounded } from "../support/deadline.ts";
 
 async function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -36,8 +37,7 @@ describe("Transfer-Encoding without a final chunked (RFC 9112 §6.3 rule 4)", ()
         await again.text();
         assert.equal(server.accepted, 2);
       } finally {
-        await client.close();
-        await server.close();
+        await closeBounded(client, [server]);
       }
     });
   }
@@ -59,8 +59,7 @@ describe("empty lines before a status line (RFC 9112 §2.2)", () => {
       assert.equal(await (await withDeadline(client.fetch(server.url))).text(), "two");
       assert.equal(server.accepted, 1);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });
@@ -89,8 +88,7 @@ describe("many tiny chunks", () => {
       // 600 KB on the wire arrive in a few dozen reads; one piece per HTTP chunk would be 100k.
       assert.ok(pieces < chunks / 100, `${pieces} pieces`);
     } finally {
-      await client.close();
-      await server.close();
+      await closeBounded(client, [server]);
     }
   });
 });

@@ -1005,4 +1005,27 @@ describe("ResponseParser chunk coalescing", () => {
     assert.equal(latin1(pieces[0]), "x".repeat(1000));
     assert.equal(latin1(pieces[2]), "x".repeat(1000));
   });
+
+  it("delivers one piece per read also when a read starts inside a tiny chunk's data", () => {
+    // Each read after the first starts with the data of a chunk whose size line came in the
+    // previous read: that data is collected with the chunks after it, not delivered alone.
+    const wire = "1\r\nx\r\n".repeat(300) + "0\r\n\r\n";
+    const cuts = [0, 3 + 6 * 100, 3 + 6 * 200, wire.length];
+    const pieces: Uint8Array[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead() {},
+      onBody(chunk) {
+        pieces.push(chunk);
+      },
+    }, 8192);
+    parser.start(false);
+    parser.execute(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    for (let i = 1; i < cuts.length; i++) {
+      parser.execute(bytes(wire.slice(cuts[i - 1], cuts[i])));
+    }
+    assert.equal(parser.complete, true);
+    assert.deepEqual(pieces.map((p) => p.length), [100, 100, 100]);
+    assert.equal(pieces.map(latin1).join(""), "x".repeat(300));
+  });
 });

@@ -101,6 +101,35 @@ describe("client.close", () => {
     }
   });
 
+  it("drains an unread body that fills its stream only after close() began", async () => {
+    // Regression: close() drained only the bodies already paused when it was called; a body
+    // still arriving then paused later, unread, and close() waited until garbage collection.
+    // The server holds the rest of the body until close() has begun, so the order is certain.
+    const first = new Uint8Array(64 * 1024).fill(97);
+    const rest = new Uint8Array(1024 * 1024).fill(98);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = await startHttpServer((_req, res) => {
+      res.setHeader("content-length", first.length + rest.length);
+      res.write(first);
+      gate.then(() => res.end(rest));
+    });
+    const client = new Client();
+    try {
+      const response = await withDeadline(client.fetch(server.url));
+      const closing = client.close();
+      release();
+      await withDeadline(closing);
+      assert.equal(client.stats().total.open, 0);
+      const body = new Uint8Array(await withDeadline(response.arrayBuffer()));
+      assert.equal(body.length, first.length + rest.length);
+      assert.equal(body[body.length - 1], 98);
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
   it("with a timeout, destroys what an unread body keeps open", async () => {
     const server = await startHttpServer((_req, res) => res.end(big));
     // A zero budget: the unread body cannot be drained, so a graceful close would wait for it.

@@ -3,6 +3,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client, WirefetchError } from "../../mod.ts";
 import { delay, readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
+import {
+  closeBounded,
+  eventually,
+  rejectionWithin,
+  settlesWithin,
+  within,
+} from "../support/deadline.ts";
 
 const OK = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
@@ -47,46 +54,61 @@ describe("origin pool", () => {
 
   it("queues requests beyond the limit and serves them in FIFO order", async () => {
     const order: string[] = [];
+    // /0 is held by the server until the other four are queued: the order is proved by events,
+    // not by how long /0 takes, so a loaded machine cannot let /0 finish before the rest queue.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
     const server = await startHttpServer((req, res) => {
       order.push(req.url!);
-      setTimeout(() => res.end(req.url), 10);
+      if (req.url === "/0") {
+        arrived();
+        gate.then(() => res.end(req.url));
+      } else {
+        res.end(req.url);
+      }
     });
     const client = new Client({ maxConnectionsPerHost: 1 });
     try {
       const first = client.fetch(`${server.url}/0`);
-      // Until /0 has its connection (at most about 5 s).
-      for (let i = 0; i < 1000; i++) {
-        if (client.stats().total.active === 1 && client.stats().total.queued === 0) break;
-        await delay(5);
-      }
+      await within(firstArrived, 5000, "the server receiving /0");
+      assert.equal(client.stats().total.active, 1);
       const rest = [1, 2, 3, 4].map((i) => client.fetch(`${server.url}/${i}`));
-      // Checked synchronously: fetch queues at once, and a delay could let /0 finish under load.
       assert.equal(client.stats().total.queued, 4);
-      const texts = await Promise.all([first, ...rest].map(async (r) => (await r).text()));
+      release();
+      const texts = await within(
+        Promise.all([first, ...rest].map(async (r) => (await r).text())),
+        5000,
+        "the five responses",
+      );
       assert.deepEqual(texts, ["/0", "/1", "/2", "/3", "/4"]);
       assert.deepEqual(order, ["/0", "/1", "/2", "/3", "/4"]);
       assert.equal(server.accepted, 1);
     } finally {
+      release();
       await client.close();
       await server.close();
     }
   });
 
   it("rejects a queued request after queueTimeout with ERR_QUEUE_TIMEOUT", async () => {
-    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("slow"), 300));
+    // The first response is held until the queued request has been rejected: the connection is
+    // busy for exactly as long as the test needs, however slow the machine.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = await startHttpServer((_req, res) => gate.then(() => res.end("slow")));
     const client = new Client({ maxConnectionsPerHost: 1, queueTimeout: 50 });
     try {
       const first = client.fetch(server.url);
-      await delay(5);
-      const error = await client.fetch(server.url).then(
-        () => assert.fail("should time out"),
-        (e) => e,
-      );
+      const error = await rejectionWithin(client.fetch(server.url), 5000, "the queued request");
       assert.ok(error instanceof TypeError);
       assert.ok(error.cause instanceof WirefetchError);
       assert.equal(error.cause.code, "ERR_QUEUE_TIMEOUT");
-      assert.equal(await (await first).text(), "slow");
+      release();
+      assert.equal(await within((async () => (await first).text())(), 5000, "the first"), "slow");
     } finally {
+      release();
       await client.close();
       await server.close();
     }
@@ -132,8 +154,8 @@ describe("origin pool", () => {
     try {
       await (await client.fetch(server.url)).text();
       assert.equal(client.stats().total.idle, 1);
-      await delay(120);
-      assert.equal(client.stats().total.open, 0);
+      // The default idle timeout is 4 s: closing within 2 s proves the 50 ms option was used.
+      await eventually(() => client.stats().total.open === 0, 2000, "closing after idleTimeout");
       await (await client.fetch(server.url)).text();
       assert.equal(server.accepted, 2);
     } finally {
@@ -154,9 +176,13 @@ describe("origin pool", () => {
       await (await client.fetch(server.url)).text();
       await delay(400);
       assert.equal(client.stats().total.idle, 1, "still idle well before the server's timeout");
-      await delay(500);
-      // timeout=1 minus a quarter-second margin: gone before the server would close it.
-      assert.equal(client.stats().total.open, 0);
+      // timeout=1 minus a quarter-second margin: gone before the server would close it (the
+      // client's own idleTimeout is a minute, so closing at all proves the header was honoured).
+      await eventually(
+        () => client.stats().total.open === 0,
+        5000,
+        "closing on Keep-Alive timeout",
+      );
     } finally {
       await client.close();
       await server.close();
@@ -186,8 +212,8 @@ describe("origin pool", () => {
     try {
       await (await client.fetch(server.url)).text();
       assert.equal(client.stats().total.idle, 1);
-      await delay(80);
-      assert.equal(client.stats().total.open, 0);
+      // The server's FIN arrives 20 ms later; the default idle timeout (4 s) is far away.
+      await eventually(() => client.stats().total.open === 0, 2000, "dropping the closed socket");
       await (await client.fetch(server.url)).text();
       assert.equal(server.accepted, 2);
     } finally {
@@ -206,8 +232,7 @@ describe("origin pool", () => {
     const client = new Client();
     try {
       await (await client.fetch(server.url)).text();
-      await delay(80);
-      assert.equal(client.stats().total.open, 0);
+      await eventually(() => client.stats().total.open === 0, 2000, "closing on stray bytes");
     } finally {
       await client.close();
       await server.close();
@@ -305,17 +330,34 @@ describe("origin pool", () => {
   });
 
   it("closes gracefully: in-flight requests finish, new ones reject", async () => {
-    const server = await startHttpServer((_req, res) => setTimeout(() => res.end("done"), 50));
+    // The response is held until close() has begun: the request is surely in flight then.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    const server = await startHttpServer((_req, res) => {
+      arrived();
+      gate.then(() => res.end("done"));
+    });
     const client = new Client();
-    const inFlight = client.fetch(server.url);
-    await delay(10);
-    const closing = client.close();
-    const late = await client.fetch(server.url).then(() => assert.fail(), (e) => e);
-    assert.equal(late.cause.code, "ERR_CLIENT_CLOSED");
-    assert.equal(await (await inFlight).text(), "done");
-    await closing;
-    assert.equal(client.stats().total.open, 0);
-    await server.close();
+    try {
+      const inFlight = client.fetch(server.url);
+      await within(requestArrived, 5000, "the request reaching the server");
+      const closing = client.close();
+      const late = await rejectionWithin(client.fetch(server.url), 5000, "a fetch after close");
+      assert.equal((late as TypeError & { cause: WirefetchError }).cause.code, "ERR_CLIENT_CLOSED");
+      assert.equal(await settlesWithin(closing, 50), false, "close() waits for the request");
+      release();
+      assert.equal(
+        await within((async () => (await inFlight).text())(), 5000, "in flight"),
+        "done",
+      );
+      await within(closing, 5000, "close()");
+      assert.equal(client.stats().total.open, 0);
+    } finally {
+      release();
+      await closeBounded(client, [server]);
+    }
   });
 
   it("closeIdle closes idle connections only", async () => {

@@ -86,6 +86,13 @@ describe("proxy environment", () => {
       ["[::1]:8080", "::1", "8080", true],
       ["fd00::/8", "fd12::1", "80", true],
       ["fd00::/8", "fe80::1", "80", false],
+      // Prefixes that end inside a byte: the mask covers only the prefix's bits.
+      ["172.16.0.0/12", "172.31.255.1", "80", true],
+      ["172.16.0.0/12", "172.32.0.1", "80", false],
+      ["172.16.0.0/12", "172.15.0.1", "80", false],
+      ["fc00::/7", "fdff::1", "80", true],
+      ["fc00::/7", "fe00::1", "80", false],
+      ["0.0.0.0/0", "203.0.113.9", "80", true],
       ["10.0.0.0/8", "ten.example", "80", false],
       [" a.test , ,b.test ", "b.test", "80", true],
       ["", "example.com", "80", false],

@@ -356,12 +356,19 @@ describe("SOCKS5 proxy, scripted", () => {
   });
 
   it("turns a reply code into its meaning, and reports it in proxyconnectdone", async () => {
-    const proxy = await startRawServer(async (socket) => {
+    // RFC 1928 §6 meanings; a code outside the table is named as unknown, with its number.
+    const cases: [number, string][] = [
+      [5, "connection refused"],
+      [4, "host unreachable"],
+      [2, "connection not allowed by ruleset"],
+      [0x42, "unknown reply code"],
+    ];
+    const proxy = await startRawServer(async (socket, index) => {
       const read = bytes(socket);
       await read(3);
       socket.write(new Uint8Array([5, 0]));
       await read(10);
-      socket.write(new Uint8Array([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]));
+      socket.write(new Uint8Array([5, cases[index][0], 0, 1, 0, 0, 0, 0, 0, 0]));
     });
     const client = new Client({ proxy: proxy.url.replace("http", "socks5") });
     const statuses: (number | undefined)[] = [];
@@ -369,13 +376,15 @@ describe("SOCKS5 proxy, scripted", () => {
       statuses.push((e as ProxyConnectDoneEvent).status);
     });
     try {
-      const error = await rejection(client.fetch("http://127.0.0.1:9/"));
-      assert.equal(error.cause.code, "ERR_PROXY");
-      assert.equal(
-        error.cause.message,
-        "SOCKS5 proxy: the server could not connect: connection refused (reply 5)",
-      );
-      assert.deepEqual(statuses, [5]);
+      for (const [code, meaning] of cases) {
+        const error = await rejection(client.fetch("http://127.0.0.1:9/"));
+        assert.equal(error.cause.code, "ERR_PROXY");
+        assert.equal(
+          error.cause.message,
+          `SOCKS5 proxy: the server could not connect: ${meaning} (reply ${code})`,
+        );
+      }
+      assert.deepEqual(statuses, cases.map(([code]) => code));
     } finally {
       await client.close();
       await proxy.close();

@@ -73,3 +73,21 @@ export async function closeBounded(
   await closing;
   for (const server of servers) await server.close();
 }
+
+/**
+ * Waits until `condition()` holds, checking every few milliseconds; fails with a message naming
+ * `what` if it still does not hold after `ms` milliseconds. For state that changes on an event
+ * the test cannot await directly (a pool closing an idle socket): the test waits for the event,
+ * not for a guessed length of time.
+ */
+export async function eventually(
+  condition: () => boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
