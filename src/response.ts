@@ -34,6 +34,76 @@ function seal(headers: Headers): void {
   }
 }
 
+// On Node, undici's Response builds a ReadableStream (and makes it transferable) for every
+// body, bytes included: 25–35 µs per response, more than the rest of a keep-alive request. There a
+// body received whole is kept as bytes beside a Response constructed with a null body, and the body
+// methods, `body` and `bodyUsed` are served from those bytes; a stream is made only if `body` is
+// read. Deno and Bun build a bytes body cheaply, and their servers (`Deno.serve`, `Bun.serve`)
+// read a returned Response's body from its internal slot, so a proxied fetched response must
+// carry it there: they keep the runtime's own body.
+const runtimeGlobals = globalThis as { Bun?: unknown; Deno?: unknown };
+const HELD_BODIES = runtimeGlobals.Deno === undefined && runtimeGlobals.Bun === undefined;
+
+const utf8 = new TextDecoder();
+
+/**
+ * The byte stream of a held body, made when `body` is read: its bytes go out on the first read
+ * (a byte stream with no high-water mark pulls only when read), which is also what makes it
+ * "disturbed" for `bodyUsed`.
+ */
+class HeldBody implements UnderlyingByteSource {
+  readonly type = "bytes" as const;
+  /** The bytes, until read by a body method or the stream. */
+  bytes: Uint8Array | null;
+  /** The stream, once `body` was read. */
+  stream: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  /** Whether the stream was read from or cancelled. */
+  disturbed = false;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+  pull(controller: ReadableByteStreamController): void {
+    this.disturbed = true;
+    const bytes = this.bytes;
+    this.bytes = null;
+    // enqueue() transfers the chunk's buffer: give it a copy, never the received buffer.
+    if (bytes !== null && bytes.byteLength > 0) controller.enqueue(bytes.slice());
+    controller.close();
+  }
+  cancel(): void {
+    this.disturbed = true;
+    this.bytes = null;
+  }
+}
+
+/** Makes a held body's stream (when `body` is first read). */
+function heldStream(held: HeldBody): ReadableStream<Uint8Array<ArrayBuffer>> {
+  const stream = new ReadableStream(held) as ReadableStream<Uint8Array<ArrayBuffer>>;
+  if (held.bytes === null) {
+    // Read by a body method already: the stream is the one that was read, locked and done.
+    held.disturbed = true;
+    stream.getReader().read().catch(() => {});
+  }
+  return stream;
+}
+
+/** A held body's bytes, taken once (a copy: the caller may write into them). */
+function takeHeld(held: HeldBody): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = held.stream;
+  if (stream !== null) {
+    if (stream.locked || held.disturbed) return Promise.reject(unusable());
+    return new Response(stream).arrayBuffer().then((buffer) => new Uint8Array(buffer));
+  }
+  const bytes = held.bytes;
+  if (bytes === null) return Promise.reject(unusable());
+  held.bytes = null;
+  return Promise.resolve(bytes.slice());
+}
+
+function unusable(): TypeError {
+  return new TypeError("Body is unusable: Body has already been read");
+}
+
 /** Marks a fetched response as aborted (see {@linkcode FetchResponse}). */
 export const ABORT: unique symbol = Symbol("wirefetch.abort");
 
@@ -189,9 +259,114 @@ export class FetchResponse extends Response {
   }
 }
 
+/**
+ * A fetched response whose body arrived whole, on Node (HELD_BODIES): the `Response` underneath
+ * has a null body, and the bytes are held here. The body methods answer from them (a copy each
+ * time), `blob` and `formData` through a runtime `Response` made on demand, `bodyUsed` from whether
+ * they were taken, and `body` with a byte stream made on its first read. Abort semantics are
+ * those of {@linkcode FetchResponse}.
+ */
+class HeldFetchResponse extends FetchResponse {
+  #held: HeldBody;
+  #abortReason: unknown = NOT_ABORTED;
+  #bodyExposed = false;
+  #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+
+  constructor(
+    bytes: Uint8Array,
+    init: ResponseInit,
+    url: string,
+    redirected: boolean,
+    marks: TimingMarks | null,
+    headers: readonly string[] | Headers | null,
+  ) {
+    super(null, init, url, redirected, marks, headers);
+    this.#held = new HeldBody(bytes);
+  }
+
+  override [ABORT](reason: unknown): void {
+    super[ABORT](reason);
+    if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed) {
+      const reason = this.#abortReason;
+      return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(controller): void {
+          controller.error(reason);
+        },
+      });
+    }
+    this.#bodyExposed = true;
+    const held = this.#held;
+    return held.stream ??= heldStream(held);
+  }
+
+  override get bodyUsed(): boolean {
+    const held = this.#held;
+    return held.stream === null ? held.bytes === null : held.disturbed;
+  }
+
+  override text(): Promise<string> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => utf8.decode(bytes));
+  }
+
+  override json(): Promise<unknown> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => JSON.parse(utf8.decode(bytes)));
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held).then((bytes) => bytes.buffer);
+  }
+
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return takeHeld(this.#held);
+  }
+
+  override blob(): Promise<Blob> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return this.#asNative().then((response) => response.blob());
+  }
+
+  override formData(): Promise<FormData> {
+    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    return this.#asNative().then((response) => response.formData());
+  }
+
+  /** A runtime Response with the held bytes and these headers, for blob and formData. */
+  #asNative(): Promise<Response> {
+    const headers = this.headers;
+    return takeHeld(this.#held).then((bytes) => new Response(bytes, { headers }));
+  }
+
+  // Fetch "clone a response": refused once the body was read or its stream locked; the copy holds
+  // the same bytes (nothing writes into them: every read hands out a copy).
+  override clone(): Response {
+    const held = this.#held;
+    const bytes = held.bytes;
+    if (bytes === null || held.disturbed || held.stream?.locked === true) {
+      throw new TypeError("Response.clone: Body has already been consumed.");
+    }
+    return new HeldFetchResponse(
+      bytes,
+      { status: this.status, statusText: this.statusText },
+      this.url,
+      this.redirected,
+      null,
+      this.headers,
+    );
+  }
+}
+
 // Response.prototype.bytes is recent (Node 22): where the runtime has none, neither do we.
 if (typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
   delete (FetchResponse.prototype as { bytes?: unknown }).bytes;
+  delete (HeldFetchResponse.prototype as { bytes?: unknown }).bytes;
 }
 
 /**
@@ -240,14 +415,19 @@ export function makeResponse(
   const init: ResponseInit = { status: head.status, statusText: head.statusText };
   if (isNullBodyStatus(head.status)) body = null;
   const list = head.headers;
+  const held = HELD_BODIES && body instanceof Uint8Array;
   try {
-    return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
+    return held
+      ? new HeldFetchResponse(body as Uint8Array, init, url, redirected, marks, list)
+      : new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
   } catch (error) {
     // A reason phrase with bytes the Response constructor rejects is not worth failing the
     // request for: RFC 9112 §4 says clients should ignore the reason phrase.
     if (head.statusText !== "") {
       init.statusText = "";
-      return new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
+      return held
+        ? new HeldFetchResponse(body as Uint8Array, init, url, redirected, marks, list)
+        : new FetchResponse(body as BodyInit | null, init, url, redirected, marks, list);
     }
     throw error;
   }

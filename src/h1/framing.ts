@@ -94,8 +94,13 @@ export function decideFraming(
       // RFC 9110 §7.6.1: Connection is a comma list of case-insensitive options and may be
       // split over several field lines.
       const value = headers[i + 1];
-      if (hasListToken(value, "close")) close = true;
-      if (hasListToken(value, "keep-alive")) keepAliveOption = true;
+      // The two common values alone (interned by the parser) skip the list scan.
+      if (value === "keep-alive") keepAliveOption = true;
+      else if (value === "close") close = true;
+      else {
+        if (hasListToken(value, "close")) close = true;
+        if (hasListToken(value, "keep-alive")) keepAliveOption = true;
+      }
     } else if (name === "keep-alive") {
       // RFC 2068 §19.7.1.1 (the HTTP/1.0 keep-alive mechanism RFC 9112 §9.3 still honours):
       // `Keep-Alive: timeout=5, max=100`. A later field overrides an earlier one.
