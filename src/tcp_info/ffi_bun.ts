@@ -11,8 +11,7 @@
  */
 
 import type { LoadFailure, NativeCalls } from "./native.ts";
-
-type Os = "linux" | "darwin";
+import { listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
 
 // The slice of bun:ffi used here, declared locally because Deno has no types for it.
 interface BunFfi {
@@ -32,8 +31,6 @@ const LIBRARIES: Record<Os, readonly string[]> = {
   darwin: ["/usr/lib/libSystem.B.dylib"],
 };
 const ERRNO_SYMBOL: Record<Os, string> = { linux: "__errno_location", darwin: "__error" };
-const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
-const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -113,7 +110,6 @@ function bind(
 ): NativeCalls {
   const { getsockopt, getsockname, getpeername, getrlimit } = symbols;
   const errnoLocation = symbols[ERRNO_SYMBOL[os]];
-  const directory = FD_DIRECTORY[os];
   return {
     os,
     getsockopt: (fd, level, name, value, length) =>
@@ -124,18 +120,7 @@ function bind(
       const pointer = errnoLocation() as number | null;
       return pointer ? ffi.read.i32(pointer, 0) : 0;
     },
-    listFds(): number[] | undefined {
-      if (fs === undefined) return undefined;
-      try {
-        return fs.readdirSync(directory).map(Number).filter(Number.isInteger);
-      } catch {
-        return undefined;
-      }
-    },
-    maxFds(): number {
-      const limits = new BigUint64Array(2);
-      if (getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
-      return Number(limits[0]);
-    },
+    listFds: () => fs === undefined ? undefined : listedFds(fs, os),
+    maxFds: () => softFdLimit(getrlimit, os),
   };
 }

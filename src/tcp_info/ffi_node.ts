@@ -13,8 +13,7 @@
 
 import { createRequire } from "node:module";
 import type { LoadFailure, NativeCalls } from "./native.ts";
-
-type Os = "linux" | "darwin";
+import { listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
 
 // The slice of koffi used here, declared locally: the package is optional, and Deno and the
 // JSR package must not depend on its types.
@@ -31,8 +30,6 @@ const LIBRARIES: Record<Os, readonly string[]> = {
   linux: ["libc.so.6", "libc.so"],
   darwin: ["/usr/lib/libSystem.B.dylib"],
 };
-const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
-const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -115,7 +112,6 @@ function bind(
   symbols: { getsockopt: Fn; getsockname: Fn; getpeername: Fn; getrlimit: Fn },
 ): NativeCalls {
   const { getsockopt, getsockname, getpeername, getrlimit } = symbols;
-  const directory = FD_DIRECTORY[os];
   return {
     os,
     // Typed arrays are passed as pointers to their memory: the kernel writes into them.
@@ -125,18 +121,7 @@ function bind(
     getpeername: (fd, address, length) => getpeername(fd, address, length) as number,
     // koffi saves errno right after each call, before JavaScript can disturb it.
     errno: () => koffi.errno(),
-    listFds(): number[] | undefined {
-      if (fs === undefined) return undefined;
-      try {
-        return fs.readdirSync(directory).map(Number).filter(Number.isInteger);
-      } catch {
-        return undefined;
-      }
-    },
-    maxFds(): number {
-      const limits = new BigUint64Array(2);
-      if (getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
-      return Number(limits[0]);
-    },
+    listFds: () => fs === undefined ? undefined : listedFds(fs, os),
+    maxFds: () => softFdLimit(getrlimit, os),
   };
 }
