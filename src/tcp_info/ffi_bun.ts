@@ -11,7 +11,14 @@
  */
 
 import type { LoadFailure, NativeCalls } from "./native.ts";
-import { listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
+import {
+  bindingOs,
+  ERRNO_SYMBOL,
+  LIBRARIES,
+  listedFds,
+  type Os,
+  softFdLimit,
+} from "./ffi_shared.ts";
 
 // The slice of bun:ffi used here, declared locally because Deno has no types for it.
 interface BunFfi {
@@ -25,12 +32,6 @@ interface BunFfi {
 interface BunFs {
   readdirSync(path: string): string[];
 }
-
-const LIBRARIES: Record<Os, readonly string[]> = {
-  linux: ["libc.so.6", "libc.so"],
-  darwin: ["/usr/lib/libSystem.B.dylib"],
-};
-const ERRNO_SYMBOL: Record<Os, string> = { linux: "__errno_location", darwin: "__error" };
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -64,14 +65,8 @@ export function loadBunCalls(): NativeCalls | LoadFailure {
 }
 
 function load(): NativeCalls | LoadFailure {
-  const platform = (globalThis as { process?: { platform?: string } }).process?.platform;
-  if (platform !== "linux" && platform !== "darwin") {
-    return {
-      code: "UNSUPPORTED",
-      reason: `TCP_INFO is read on Linux and macOS only, not on ${platform}`,
-    };
-  }
-  const os: Os = platform;
+  const os = bindingOs((globalThis as { process?: { platform?: string } }).process?.platform);
+  if (typeof os !== "string") return os;
   let ffi: BunFfi | undefined;
   let fs: BunFs | undefined;
   try {

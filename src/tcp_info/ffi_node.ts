@@ -13,7 +13,7 @@
 
 import { createRequire } from "node:module";
 import type { LoadFailure, NativeCalls } from "./native.ts";
-import { listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
+import { bindingOs, LIBRARIES, listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
 
 // The slice of koffi used here, declared locally: the package is optional, and Deno and the
 // JSR package must not depend on its types.
@@ -25,11 +25,6 @@ interface Koffi {
 interface NodeFs {
   readdirSync(path: string): string[];
 }
-
-const LIBRARIES: Record<Os, readonly string[]> = {
-  linux: ["libc.so.6", "libc.so"],
-  darwin: ["/usr/lib/libSystem.B.dylib"],
-};
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -60,14 +55,8 @@ export function loadNodeCalls(
 }
 
 function bindWith(load: (specifier: string) => unknown): NativeCalls | LoadFailure {
-  const platform = (globalThis as { process?: { platform?: string } }).process?.platform;
-  if (platform !== "linux" && platform !== "darwin") {
-    return {
-      code: "UNSUPPORTED",
-      reason: `TCP_INFO is read on Linux and macOS only, not on ${platform}`,
-    };
-  }
-  const os: Os = platform;
+  const os = bindingOs((globalThis as { process?: { platform?: string } }).process?.platform);
+  if (typeof os !== "string") return os;
   let koffi: Koffi;
   try {
     koffi = load("koffi") as Koffi;

@@ -7,8 +7,43 @@
  * @module
  */
 
+import type { LoadFailure } from "./native.ts";
+
 /** The operating systems with a binding. */
 export type Os = "linux" | "darwin";
+
+/** The C library to open, in order of preference. */
+export const LIBRARIES: Readonly<Record<Os, readonly string[]>> = {
+  // glibc's soname; "libc.so" covers distributions that only ship the development link.
+  linux: ["libc.so.6", "libc.so"],
+  darwin: ["/usr/lib/libSystem.B.dylib"],
+};
+
+/** The function returning the address of the calling thread's errno. */
+export const ERRNO_SYMBOL: Readonly<Record<Os, string>> = {
+  linux: "__errno_location",
+  darwin: "__error",
+};
+
+/**
+ * `platform` (`process.platform`, `Deno.build.os`) if it has a binding, or the `UNSUPPORTED`
+ * failure naming it.
+ *
+ * @example
+ * ```ts ignore
+ * import { bindingOs } from "./ffi_shared.ts";
+ *
+ * const os = bindingOs(process.platform);
+ * if (typeof os !== "string") console.log(os.reason);
+ * ```
+ */
+export function bindingOs(platform: string | undefined): Os | LoadFailure {
+  if (platform === "linux" || platform === "darwin") return platform;
+  return {
+    code: "UNSUPPORTED",
+    reason: `TCP_INFO is read on Linux and macOS only, not on ${platform}`,
+  };
+}
 
 /** `RLIMIT_NOFILE` in <sys/resource.h>: 7 on Linux, 8 on macOS. */
 export const RLIMIT_NOFILE: Readonly<Record<Os, number>> = { linux: 7, darwin: 8 };
