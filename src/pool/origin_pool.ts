@@ -204,37 +204,24 @@ export class OriginPool implements ConnectionOwner {
       this.#idle.length > 0 ||
       this.connections.size + this.#connecting >= this.#settings.maxConnectionsPerHost
     ) return;
-    this.#connecting++;
     let socket: Socket;
     // Registered like any dial, so destroy() abandons it.
     const controller = new AbortController();
-    this.#dials.add(controller);
     try {
-      socket = await dialWithTimeout(
-        this.#settings.dialer,
-        this.target,
-        observer,
-        this.#settings.connectTimeout,
-        controller,
-      );
+      socket = await this.#startDial(observer, controller);
     } catch (error) {
-      this.#dials.delete(controller);
-      this.#connecting--;
+      this.#endDial(controller);
       this.#pump();
       this.#checkDrained();
       throw error;
     }
-    this.#dials.delete(controller);
-    this.#connecting--;
+    this.#endDial(controller);
     if (this.#destroyed !== null) {
       socket.close();
       this.#checkDrained();
       throw this.#destroyed;
     }
-    const connection = new Connection(socket, this, this.#settings.limits, this.origin);
-    this.connections.add(connection);
-    this.#handOff(connection, true, -1);
-    this.#checkDrained();
+    this.#adopt(socket);
   }
 
   /** Takes a waiter out of the queue (it was aborted); returns whether it was waiting. */
@@ -411,21 +398,12 @@ export class OriginPool implements ConnectionOwner {
   }
 
   async #dial(observer: DialObserver | null): Promise<void> {
-    this.#connecting++;
     let socket: Socket;
     const controller = new AbortController();
-    this.#dials.add(controller);
     try {
-      socket = await dialWithTimeout(
-        this.#settings.dialer,
-        this.target,
-        observer,
-        this.#settings.connectTimeout,
-        controller,
-      );
+      socket = await this.#startDial(observer, controller);
     } catch (error) {
-      this.#dials.delete(controller);
-      this.#connecting--;
+      this.#endDial(controller);
       // The dial served no one in particular; its failure goes to the longest waiter, which
       // is the request that has waited for a connection the longest.
       const waiter = this.#fresh.shift() ?? this.#queue.shift();
@@ -434,13 +412,38 @@ export class OriginPool implements ConnectionOwner {
       this.#checkDrained();
       return;
     }
-    this.#dials.delete(controller);
-    this.#connecting--;
+    this.#endDial(controller);
     if (this.#destroyed !== null) {
       socket.close();
       this.#checkDrained();
       return;
     }
+    this.#adopt(socket);
+  }
+
+  // The dial itself (the promise dialWithTimeout returns, no extra hop), counted in #connecting
+  // and registered in #dials, so destroy() abandons it. Each call is paired with #endDial as
+  // soon as it settles, in the same turn as what follows it, so #pump never sees a dial that
+  // ended but whose connection is not counted yet.
+  #startDial(observer: DialObserver | null, controller: AbortController): Promise<Socket> {
+    this.#connecting++;
+    this.#dials.add(controller);
+    return dialWithTimeout(
+      this.#settings.dialer,
+      this.target,
+      observer,
+      this.#settings.connectTimeout,
+      controller,
+    );
+  }
+
+  #endDial(controller: AbortController): void {
+    this.#dials.delete(controller);
+    this.#connecting--;
+  }
+
+  // A dialed socket becomes a connection of this pool and goes to a waiter, or idle.
+  #adopt(socket: Socket): void {
     const connection = new Connection(socket, this, this.#settings.limits, this.origin);
     this.connections.add(connection);
     this.#handOff(connection, true, -1);

@@ -11,8 +11,14 @@
  */
 
 import type { LoadFailure, NativeCalls } from "./native.ts";
-
-type Os = "linux" | "darwin";
+import {
+  bindingOs,
+  ERRNO_SYMBOL,
+  LIBRARIES,
+  listedFds,
+  type Os,
+  softFdLimit,
+} from "./ffi_shared.ts";
 
 // The slice of bun:ffi used here, declared locally because Deno has no types for it.
 interface BunFfi {
@@ -26,14 +32,6 @@ interface BunFfi {
 interface BunFs {
   readdirSync(path: string): string[];
 }
-
-const LIBRARIES: Record<Os, readonly string[]> = {
-  linux: ["libc.so.6", "libc.so"],
-  darwin: ["/usr/lib/libSystem.B.dylib"],
-};
-const ERRNO_SYMBOL: Record<Os, string> = { linux: "__errno_location", darwin: "__error" };
-const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
-const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -67,14 +65,8 @@ export function loadBunCalls(): NativeCalls | LoadFailure {
 }
 
 function load(): NativeCalls | LoadFailure {
-  const platform = (globalThis as { process?: { platform?: string } }).process?.platform;
-  if (platform !== "linux" && platform !== "darwin") {
-    return {
-      code: "UNSUPPORTED",
-      reason: `TCP_INFO is read on Linux and macOS only, not on ${platform}`,
-    };
-  }
-  const os: Os = platform;
+  const os = bindingOs((globalThis as { process?: { platform?: string } }).process?.platform);
+  if (typeof os !== "string") return os;
   let ffi: BunFfi | undefined;
   let fs: BunFs | undefined;
   try {
@@ -113,7 +105,6 @@ function bind(
 ): NativeCalls {
   const { getsockopt, getsockname, getpeername, getrlimit } = symbols;
   const errnoLocation = symbols[ERRNO_SYMBOL[os]];
-  const directory = FD_DIRECTORY[os];
   return {
     os,
     getsockopt: (fd, level, name, value, length) =>
@@ -124,18 +115,7 @@ function bind(
       const pointer = errnoLocation() as number | null;
       return pointer ? ffi.read.i32(pointer, 0) : 0;
     },
-    listFds(): number[] | undefined {
-      if (fs === undefined) return undefined;
-      try {
-        return fs.readdirSync(directory).map(Number).filter(Number.isInteger);
-      } catch {
-        return undefined;
-      }
-    },
-    maxFds(): number {
-      const limits = new BigUint64Array(2);
-      if (getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
-      return Number(limits[0]);
-    },
+    listFds: () => fs === undefined ? undefined : listedFds(fs, os),
+    maxFds: () => softFdLimit(getrlimit, os),
   };
 }

@@ -11,6 +11,14 @@
  */
 
 import type { LoadFailure, NativeCalls } from "./native.ts";
+import {
+  bindingOs,
+  ERRNO_SYMBOL,
+  FD_DIRECTORY,
+  LIBRARIES,
+  type Os,
+  softFdLimit,
+} from "./ffi_shared.ts";
 
 // The slice of the Deno namespace used here, declared locally and reached through globalThis: the
 // npm build compiles this file with Node's types only, where `Deno` does not exist.
@@ -36,17 +44,6 @@ const SYMBOLS = {
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
-
-type Os = "linux" | "darwin";
-
-const LIBRARIES: Record<Os, readonly string[]> = {
-  // glibc's soname; "libc.so" covers distributions that only ship the development link.
-  linux: ["libc.so.6", "libc.so"],
-  darwin: ["/usr/lib/libSystem.B.dylib"],
-};
-const ERRNO_SYMBOL: Record<Os, string> = { linux: "__errno_location", darwin: "__error" };
-const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
-const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
 
 let loaded: NativeCalls | undefined;
 let loadError: LoadFailure | undefined;
@@ -84,12 +81,9 @@ function isPermissionError(error: unknown): boolean {
 export function loadDenoCalls(): NativeCalls | LoadFailure {
   if (loaded !== undefined) return loaded;
   if (loadError !== undefined) return loadError;
-  const os = deno().build.os;
-  if (os !== "linux" && os !== "darwin") {
-    loadError = {
-      code: "UNSUPPORTED",
-      reason: `TCP_INFO is read on Linux and macOS only, not on ${os}`,
-    };
+  const os = bindingOs(deno().build.os);
+  if (typeof os !== "string") {
+    loadError = os;
     return loadError;
   }
   if (!granted({ name: "ffi" })) {
@@ -158,11 +152,6 @@ function bind(os: Os, symbols: Symbols, errnoSymbol: string): NativeCalls {
         return undefined;
       }
     },
-    maxFds(): number {
-      const limits = new BigUint64Array(2);
-      if (symbols.getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
-      // RLIM_INFINITY is all ones; Number() of it is simply very large, and the caller caps it.
-      return Number(limits[0]);
-    },
+    maxFds: () => softFdLimit(symbols.getrlimit, os),
   };
 }

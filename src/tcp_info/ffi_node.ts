@@ -13,8 +13,7 @@
 
 import { createRequire } from "node:module";
 import type { LoadFailure, NativeCalls } from "./native.ts";
-
-type Os = "linux" | "darwin";
+import { bindingOs, LIBRARIES, listedFds, type Os, softFdLimit } from "./ffi_shared.ts";
 
 // The slice of koffi used here, declared locally: the package is optional, and Deno and the
 // JSR package must not depend on its types.
@@ -26,13 +25,6 @@ interface Koffi {
 interface NodeFs {
   readdirSync(path: string): string[];
 }
-
-const LIBRARIES: Record<Os, readonly string[]> = {
-  linux: ["libc.so.6", "libc.so"],
-  darwin: ["/usr/lib/libSystem.B.dylib"],
-};
-const RLIMIT_NOFILE: Record<Os, number> = { linux: 7, darwin: 8 };
-const FD_DIRECTORY: Record<Os, string> = { linux: "/proc/self/fd", darwin: "/dev/fd" };
 
 let loaded: NativeCalls | LoadFailure | undefined;
 
@@ -63,14 +55,8 @@ export function loadNodeCalls(
 }
 
 function bindWith(load: (specifier: string) => unknown): NativeCalls | LoadFailure {
-  const platform = (globalThis as { process?: { platform?: string } }).process?.platform;
-  if (platform !== "linux" && platform !== "darwin") {
-    return {
-      code: "UNSUPPORTED",
-      reason: `TCP_INFO is read on Linux and macOS only, not on ${platform}`,
-    };
-  }
-  const os: Os = platform;
+  const os = bindingOs((globalThis as { process?: { platform?: string } }).process?.platform);
+  if (typeof os !== "string") return os;
   let koffi: Koffi;
   try {
     koffi = load("koffi") as Koffi;
@@ -115,7 +101,6 @@ function bind(
   symbols: { getsockopt: Fn; getsockname: Fn; getpeername: Fn; getrlimit: Fn },
 ): NativeCalls {
   const { getsockopt, getsockname, getpeername, getrlimit } = symbols;
-  const directory = FD_DIRECTORY[os];
   return {
     os,
     // Typed arrays are passed as pointers to their memory: the kernel writes into them.
@@ -125,18 +110,7 @@ function bind(
     getpeername: (fd, address, length) => getpeername(fd, address, length) as number,
     // koffi saves errno right after each call, before JavaScript can disturb it.
     errno: () => koffi.errno(),
-    listFds(): number[] | undefined {
-      if (fs === undefined) return undefined;
-      try {
-        return fs.readdirSync(directory).map(Number).filter(Number.isInteger);
-      } catch {
-        return undefined;
-      }
-    },
-    maxFds(): number {
-      const limits = new BigUint64Array(2);
-      if (getrlimit(RLIMIT_NOFILE[os], limits) !== 0) return 1024;
-      return Number(limits[0]);
-    },
+    listFds: () => fs === undefined ? undefined : listedFds(fs, os),
+    maxFds: () => softFdLimit(getrlimit, os),
   };
 }

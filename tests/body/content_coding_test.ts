@@ -6,7 +6,7 @@ import * as zlib from "node:zlib";
 import { Client, WirefetchError } from "../../mod.ts";
 import { defaultAcceptEncoding } from "../../src/body/content_coding.ts";
 import { delay, readRequest, type ReceivedRequest, startRawServer } from "../support/servers.ts";
-import { closeBounded } from "../support/deadline.ts";
+import { closeBounded, withDeadline } from "../support/deadline.ts";
 
 const runtime = globalThis as { Bun?: unknown; Deno?: unknown };
 const zstdCompress = (zlib as { zstdCompressSync?: (data: Uint8Array) => Uint8Array })
@@ -36,20 +36,6 @@ function coded(coding: string, body: Uint8Array): Reply {
     headers: `content-encoding: ${coding}\r\ncontent-length: ${body.length}\r\n`,
     body,
   };
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function bodyError(response: Response): Promise<unknown> {

@@ -3,21 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { delay, readRequest, startRawServer } from "../support/servers.ts";
-import { closeBounded } from "../support/deadline.ts";
-
-async function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { closeBounded, withDeadline } from "../support/deadline.ts";
 
 describe("Transfer-Encoding without a final chunked (RFC 9112 §6.3 rule 4)", () => {
   for (const coding of ["gzip", "chunkd", "chunked, identity"]) {

@@ -4,20 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client, WirefetchError } from "../../mod.ts";
 import { readRequest, startHttpServer, startRawServer } from "../support/servers.ts";
-
-async function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { withDeadline } from "../support/deadline.ts";
 
 async function failure(promise: Promise<unknown>): Promise<WirefetchError> {
   const error = await withDeadline(promise).then(

@@ -5,20 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type BodyReclaimEvent, Client, type ClientOptions } from "../../mod.ts";
 import { startHttpServer } from "../support/servers.ts";
-
-async function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { withDeadline } from "../support/deadline.ts";
 
 const MiB = 1024 * 1024;
 

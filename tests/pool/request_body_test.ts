@@ -4,20 +4,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "../../mod.ts";
 import { readRequest, startRawServer } from "../support/servers.ts";
-
-async function withDeadline<T>(promise: Promise<T>, ms = 20_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { withDeadline } from "../support/deadline.ts";
 
 const CHUNKS = 200_000;
 const five = new TextEncoder().encode("abcde");
@@ -54,12 +41,15 @@ for (const sized of [false, true]) {
         const headers: Record<string, string> = sized
           ? { "content-length": String(CHUNKS * 5) }
           : {};
-        const response = await withDeadline(client.fetch(server.url, {
-          method: "POST",
-          body: tinyChunks(counter),
-          headers,
-          duplex: "half",
-        } as RequestInit));
+        const response = await withDeadline(
+          client.fetch(server.url, {
+            method: "POST",
+            body: tinyChunks(counter),
+            headers,
+            duplex: "half",
+          } as RequestInit),
+          20_000,
+        );
         assert.equal(await response.text(), "ok");
         assert.equal(bodyLength, CHUNKS * 5);
         // The server ran while the body was still being produced.
@@ -104,11 +94,14 @@ describe("request bodies from a slow producer", () => {
     });
     const client = new Client();
     try {
-      const response = await withDeadline(client.fetch(server.url, {
-        method: "POST",
-        body,
-        duplex: "half",
-      } as RequestInit));
+      const response = await withDeadline(
+        client.fetch(server.url, {
+          method: "POST",
+          body,
+          duplex: "half",
+        } as RequestInit),
+        20_000,
+      );
       assert.equal(response.headers.get("x-length"), "10");
       await response.arrayBuffer();
     } finally {

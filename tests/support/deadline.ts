@@ -91,3 +91,11 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * `promise`, or a rejection saying no answer came within `ms` milliseconds (10 s unless told):
+ * the bound every network await in a test is raced against.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
+  return within(promise, ms, "no answer");
+}
