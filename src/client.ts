@@ -5,7 +5,8 @@
  */
 
 import { networkError, WirefetchError } from "./errors.ts";
-import { type ConnectionSubject, FetchTask } from "./exchange.ts";
+import type { ConnectionSubject } from "./exchange/context.ts";
+import { FetchTask } from "./exchange/task.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";

@@ -99,8 +99,11 @@ export interface Exchange {
 
 /** What a connection needs from the pool that owns it. */
 export interface ConnectionOwner {
-  /** The exchange completed and the connection may serve another request. */
-  onConnectionReusable(connection: Connection): void;
+  /**
+   * The exchange completed and the connection may serve another request; `now` is the clock
+   * reading of the read that completed it.
+   */
+  onConnectionReusable(connection: Connection, now: number): void;
   /** The connection closed for good. */
   onConnectionClosed(connection: Connection): void;
   /**
@@ -324,7 +327,12 @@ export class Connection implements SocketListener, ResponseParserHandler {
 
   /** True when the connection can take a new request now. */
   get usable(): boolean {
-    return this.state === "idle" && performance.now() < this.expiresAt;
+    return this.usableAt(performance.now());
+  }
+
+  /** True when the connection can take a new request at `now` (a clock reading in hand). */
+  usableAt(now: number): boolean {
+    return this.state === "idle" && now < this.expiresAt;
   }
 
   /**
@@ -853,7 +861,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
       // Go's transport returns the connection before the final read returns EOF; so do we, so a
       // caller that reads to the end and then sends the next request finds it idle.
       this.state = "idle";
-      this.#owner.onConnectionReusable(this);
+      this.#owner.onConnectionReusable(this, now);
     } else {
       this.#close("not-reusable");
     }
