@@ -378,6 +378,23 @@ function isSignal(value: unknown): value is AbortSignal {
     typeof (value as AbortSignal).addEventListener === "function";
 }
 
+// Parsed URLs of http(s) inputs without credentials, by their text (a string input, or a URL
+// input's href), shared by every request for the same text: parsing costs about as much as the
+// rest of building a request, and one URL object per text lets the client find its pool by
+// identity. Nothing writes into a RequestSpec's URL (a redirect replaces it; credentials are
+// stripped from a copy; observers get a copy), so sharing is safe, and a caller's own URL object
+// is never kept (the caller may change it). Bounded: emptied when full, no LRU bookkeeping.
+const plainUrls = new Map<string, URL>();
+const PLAIN_URLS_MAX = 256;
+
+function rememberUrl(text: string, url: URL): boolean {
+  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+  if (url.username !== "" || url.password !== "") return false;
+  if (plainUrls.size >= PLAIN_URLS_MAX) plainUrls.clear();
+  plainUrls.set(text, url);
+  return true;
+}
+
 /**
  * Builds the {@linkcode RequestSpec} for `fetch(input, init)`. Synchronous on the common path
  * (URL or string input, no body or a string/bytes body); a promise when the body must be read.
@@ -406,6 +423,8 @@ export function toRequestSpec(
   let referrerPolicy: ReferrerPolicy = "";
   let mode: RequestMode = "cors";
   let integrity = "";
+  // The URL is a shared one from plainUrls: http(s), no credentials.
+  let plain = false;
 
   // Web IDL converts the init dictionary before the Request constructor runs a step: a signal
   // that is not an AbortSignal is a TypeError even before the URL is looked at.
@@ -431,7 +450,16 @@ export function toRequestSpec(
     }
     requestBody = input.body;
   } else {
-    url = input instanceof URL ? input : new URL(String(input), locationBase());
+    const text = input instanceof URL ? input.href : String(input);
+    const hit = plainUrls.get(text);
+    if (hit !== undefined) {
+      url = hit;
+      plain = true;
+    } else {
+      const base = input instanceof URL ? undefined : locationBase();
+      url = new URL(text, base);
+      plain = base === undefined && rememberUrl(text, url);
+    }
     if (init?.headers !== undefined) {
       casing = new Map();
       headers = flattenHeaders(init.headers, casing);
@@ -440,7 +468,7 @@ export function toRequestSpec(
     }
   }
   if (casing !== null && casing.size === 0) casing = null;
-  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  if (!plain && url.protocol !== "http:" && url.protocol !== "https:") return null;
   if (init !== undefined) {
     if (init.method !== undefined) method = normalizeMethod(String(init.method));
     if (initSignal !== undefined) signal = initSignal;
@@ -504,7 +532,7 @@ export function toRequestSpec(
   removeHeader(headers, "content-length");
   removeHeader(headers, "connection");
 
-  if (url.username !== "" || url.password !== "") {
+  if (!plain && (url.username !== "" || url.password !== "")) {
     if (findHeader(headers, "authorization") < 0) {
       let credentials: string;
       try {
