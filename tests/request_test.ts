@@ -7,6 +7,9 @@ import {
   type RequestSpec,
   toRequestSpec,
 } from "../src/request.ts";
+import { Client } from "../mod.ts";
+import { startHttpServer } from "./support/servers.ts";
+import { closeBounded, withDeadline } from "./support/deadline.ts";
 
 describe("request normalization", () => {
   it("upper-cases standard methods and refuses forbidden ones", () => {
@@ -76,5 +79,67 @@ describe("request normalization", () => {
     const spec = toRequestSpec("http://x.test/", { method: "POST", body: bytes }) as RequestSpec;
     bytes[0] = 9;
     assert.deepEqual(spec.body, { kind: "bytes", bytes: new Uint8Array([1, 2, 3]) });
+  });
+
+  it("never keeps the caller's URL object: a change to it afterwards is not seen", () => {
+    const input = new URL("http://x.test/a");
+    const spec = toRequestSpec(input, undefined) as RequestSpec;
+    input.pathname = "/b";
+    assert.notEqual(spec.url, input);
+    assert.equal(spec.url.href, "http://x.test/a");
+  });
+
+  it("parses a repeated URL text once, and a URL with credentials every time", () => {
+    const first = toRequestSpec("http://x.test/same", undefined) as RequestSpec;
+    const second = toRequestSpec("http://x.test/same", undefined) as RequestSpec;
+    assert.equal(first.url, second.url);
+    const a = toRequestSpec("http://u:p@x.test/", undefined) as RequestSpec;
+    const b = toRequestSpec("http://u:p@x.test/", undefined) as RequestSpec;
+    assert.notEqual(a.url, b.url);
+    assert.equal(b.url.username, "");
+    assert.equal(b.headers[b.headers.indexOf("authorization") + 1], `Basic ${btoa("u:p")}`);
+  });
+});
+
+describe("request URLs at the client", () => {
+  it("sends a URL object changed between two fetches to its new origin", async () => {
+    const one = await startHttpServer((_req, res) => res.end("one"));
+    const two = await startHttpServer((_req, res) => res.end("two"));
+    const client = new Client();
+    try {
+      const url = new URL(one.url);
+      assert.equal(await (await withDeadline(client.fetch(url))).text(), "one");
+      url.port = String(two.port);
+      assert.equal(await (await withDeadline(client.fetch(url))).text(), "two");
+      assert.equal(one.accepted, 1);
+      assert.equal(two.accepted, 1);
+    } finally {
+      await closeBounded(client, [one, two]);
+    }
+  });
+
+  it("lets an observer's change to the URL it is given reach no request", async () => {
+    const one = await startHttpServer((req, res) => res.end(`one ${req.url}`));
+    const two = await startHttpServer((req, res) => res.end(`two ${req.url}`));
+    const client = new Client();
+    const stop = client.observe({
+      onRequest(_method, url) {
+        url.port = String(two.port);
+        url.pathname = "/changed";
+        return null;
+      },
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await withDeadline(client.fetch(`${one.url}/p`));
+        assert.equal(await response.text(), "one /p");
+      }
+      stop();
+      const response = await withDeadline(client.fetch(`${one.url}/p`));
+      assert.equal(await response.text(), "one /p");
+      assert.equal(two.accepted, 0);
+    } finally {
+      await closeBounded(client, [one, two]);
+    }
   });
 });
