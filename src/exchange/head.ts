@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeRequestHead, RequestHeadCache } from "../h1/request_head.ts";
+import { type CachedHead, encodeRequestHead, RequestHeadCache } from "../h1/request_head.ts";
 import { defaultAcceptEncoding } from "../body/content_coding.ts";
 import { findHeader, type RequestSpec } from "../request.ts";
 import type { Route } from "../route/route.ts";
@@ -32,6 +32,14 @@ const headCache = new RequestHeadCache();
 // The same for requests that send no Accept-Encoding (the `decompress: false` option).
 const headCacheNoCoding = new RequestHeadCache();
 
+// The last hit, by URL object: requests for one URL text share one URL object, which nothing
+// writes into (request.ts), so the same object, User-Agent and cache mean the same head, found
+// without reading `url.href` and two map lookups.
+let lastUrl: URL | null = null;
+let lastAgent: string | null = null;
+let lastCache: RequestHeadCache | null = null;
+let lastHit: CachedHead | undefined;
+
 /**
  * Encodes the head of `spec` for `target`'s hop; sets `target.headerList`. Throws TypeError for
  * a request that cannot be encoded.
@@ -52,8 +60,14 @@ export function encodeHead(
     target.origin === null && route.requestHeaders.length === 0 && !route.absoluteForm;
   const cache = target.decompress ? headCache : headCacheNoCoding;
   if (cacheable) {
-    const hit = cache.get(userAgent ?? "\0", url.href);
+    const hit = url === lastUrl && userAgent === lastAgent && cache === lastCache
+      ? lastHit
+      : cache.get(userAgent ?? "\0", url.href);
     if (hit !== undefined) {
+      lastUrl = url;
+      lastAgent = userAgent;
+      lastCache = cache;
+      lastHit = hit;
       target.headerList = hit.headers;
       return hit.head;
     }
