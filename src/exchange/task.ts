@@ -80,6 +80,10 @@ function decodeLocation(value: string): string {
 
 const EMPTY = new Uint8Array(0);
 
+// The last response URL computed, and the URL object it was computed from.
+let lastResponseUrlOf: URL | null = null;
+let lastResponseUrl = "";
+
 // Go's transport replays these after a stale keep-alive connection fails, as do we: they are
 // idempotent by definition (RFC 9110 §9.2.2) and carry no body worth worrying about. PUT and
 // DELETE are idempotent too, but replaying a large upload unasked is a surprise; callers opt in
@@ -332,7 +336,14 @@ export class FetchTask
 
   /** The URL a response of the current hop reports: no fragment (Fetch §4.1 step 15). */
   get responseUrl(): string {
-    return hrefWithoutFragment(this.spec.url);
+    const url = this.spec.url;
+    // Requests for one URL text share its URL object (request.ts), never written into: the
+    // last answer serves them without reading `href` again (a new string each time on Bun).
+    if (url !== lastResponseUrlOf) {
+      lastResponseUrl = hrefWithoutFragment(url);
+      lastResponseUrlOf = url;
+    }
+    return lastResponseUrl;
   }
 
   /** The current method (TraceSubject). */
