@@ -378,8 +378,8 @@ function isSignal(value: unknown): value is AbortSignal {
     typeof (value as AbortSignal).addEventListener === "function";
 }
 
-// Parsed URLs of http(s) inputs without credentials, by their text (a string input, or a URL
-// input's href), shared by every request for the same text: parsing costs about as much as the
+// Parsed URLs of http(s) inputs without credentials, by their text (a string input, a URL
+// input's href, a Request's url), shared by every request for the same text: parsing costs about as much as the
 // rest of building a request, and one URL object per text lets the client find its pool by
 // identity. Nothing writes into a RequestSpec's URL (a redirect replaces it; credentials are
 // stripped from a copy; observers get a copy), so sharing is safe, and a caller's own URL object
@@ -387,12 +387,31 @@ function isSignal(value: unknown): value is AbortSignal {
 const plainUrls = new Map<string, URL>();
 const PLAIN_URLS_MAX = 256;
 
-function rememberUrl(text: string, url: URL): boolean {
-  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
-  if (url.username !== "" || url.password !== "") return false;
-  if (plainUrls.size >= PLAIN_URLS_MAX) plainUrls.clear();
-  plainUrls.set(text, url);
-  return true;
+// Whether the URL parseUrl returned last is a shared one from plainUrls (http(s), no
+// credentials): a module variable rather than a result object, which would be an allocation.
+let parsedPlain = false;
+
+/** The URL of `text` (resolved against `base`), shared when it is a plain http(s) one. */
+function parseUrl(text: string, base: string | undefined): URL {
+  if (base !== undefined) {
+    // Against a base (a `location`), a text may mean another URL once the base changes (even
+    // "http:x" is relative to an http: base): not shared.
+    parsedPlain = false;
+    return new URL(text, base);
+  }
+  const hit = plainUrls.get(text);
+  if (hit !== undefined) {
+    parsedPlain = true;
+    return hit;
+  }
+  const url = new URL(text);
+  parsedPlain = (url.protocol === "http:" || url.protocol === "https:") &&
+    url.username === "" && url.password === "";
+  if (parsedPlain) {
+    if (plainUrls.size >= PLAIN_URLS_MAX) plainUrls.clear();
+    plainUrls.set(text, url);
+  }
+  return url;
 }
 
 /**
@@ -433,7 +452,8 @@ export function toRequestSpec(
     throw new TypeError("signal is not an AbortSignal");
   }
   if (input instanceof Request) {
-    url = new URL(input.url);
+    url = parseUrl(input.url, undefined);
+    plain = parsedPlain;
     method = input.method;
     signal = input.signal;
     redirect = input.redirect;
@@ -450,16 +470,10 @@ export function toRequestSpec(
     }
     requestBody = input.body;
   } else {
-    const text = input instanceof URL ? input.href : String(input);
-    const hit = plainUrls.get(text);
-    if (hit !== undefined) {
-      url = hit;
-      plain = true;
-    } else {
-      const base = input instanceof URL ? undefined : locationBase();
-      url = new URL(text, base);
-      plain = base === undefined && rememberUrl(text, url);
-    }
+    url = input instanceof URL
+      ? parseUrl(input.href, undefined)
+      : parseUrl(String(input), locationBase());
+    plain = parsedPlain;
     if (init?.headers !== undefined) {
       casing = new Map();
       headers = flattenHeaders(init.headers, casing);

@@ -99,6 +99,30 @@ describe("request normalization", () => {
     assert.equal(b.url.username, "");
     assert.equal(b.headers[b.headers.indexOf("authorization") + 1], `Basic ${btoa("u:p")}`);
   });
+
+  it("resolves a text against a location that appears later, not as the shared URL", () => {
+    // "http:x" is relative to an http: base, absolute without one.
+    const before = toRequestSpec("http:x", undefined) as RequestSpec;
+    assert.equal(before.url.href, "http://x/");
+    const had = Object.getOwnPropertyDescriptor(globalThis, "location");
+    Object.defineProperty(globalThis, "location", {
+      value: { href: "http://example.test/dir/" },
+      configurable: true,
+    });
+    try {
+      const after = toRequestSpec("http:x", undefined) as RequestSpec;
+      assert.equal(after.url.href, "http://example.test/dir/x");
+    } finally {
+      if (had) Object.defineProperty(globalThis, "location", had);
+      else delete (globalThis as { location?: unknown }).location;
+    }
+  });
+
+  it("shares the URL of a Request input's url as of a string's", () => {
+    const a = toRequestSpec(new Request("http://x.test/req"), undefined) as RequestSpec;
+    const b = toRequestSpec("http://x.test/req", undefined) as RequestSpec;
+    assert.equal(a.url, b.url);
+  });
 });
 
 describe("request URLs at the client", () => {
