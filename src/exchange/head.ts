@@ -40,6 +40,22 @@ let lastAgent: string | null = null;
 let lastCache: RequestHeadCache | null = null;
 let lastHit: CachedHead | undefined;
 
+// The last head encoded outside the caches (fields of the caller's, a body, a proxy route...).
+// Clients of an API tend to send the same head again and again (same method, target and
+// fields, values included), and comparing the finished field list costs far less than
+// validating and encoding it again. One entry: a miss costs compares up to the first
+// difference (the target or the host, usually).
+let lastMethod = "";
+let lastTarget = "";
+let lastList: readonly string[] = [];
+let lastHead: Uint8Array | null = null;
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Encodes the head of `spec` for `target`'s hop; sets `target.headerList`. Throws TypeError for
  * a request that cannot be encoded.
@@ -133,11 +149,22 @@ export function encodeHead(
     : "";
   const path = url.pathname + search;
   // RFC 9112 §3.2.2: a request to a proxy names the whole target (absolute-form).
-  const head = encodeRequestHead(
-    spec.method,
-    route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path,
-    list,
-  );
+  const requestTarget = route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path;
+  const method = spec.method;
+  if (
+    !cacheable && lastHead !== null && method === lastMethod && requestTarget === lastTarget &&
+    sameList(list, lastList)
+  ) {
+    // The same bytes, validated when they were encoded.
+    return lastHead;
+  }
+  const head = encodeRequestHead(method, requestTarget, list);
   if (cacheable) cache.set(userAgent ?? "\0", url.href, head, list);
+  else {
+    lastMethod = method;
+    lastTarget = requestTarget;
+    lastList = list;
+    lastHead = head;
+  }
   return head;
 }
