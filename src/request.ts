@@ -179,6 +179,79 @@ function removeHeader(list: string[], name: string): void {
   for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === name) list.splice(i, 2);
 }
 
+// The casing of the list flattenInit returned last (a module variable rather than a result
+// object, which would be an allocation); read-only once made, so it may be shared.
+let flatCasing: Map<string, string> | null = null;
+
+// The last plain-object header init flattened: its names and values as given, and the result.
+// Callers tend to pass the same fields on every request (often the same object, which may have
+// changed since: so compared by content); a match skips validation and lowercasing.
+let lastRaw: string[] = [];
+let lastFlat: readonly string[] = [];
+let lastCasing: Map<string, string> | null = null;
+
+/** `flattenHeaders` with the caller's casing, into `flatCasing`; a record init is memoized. */
+function flattenInit(init: HeadersInit | null): string[] {
+  // A Headers object is iterable: the second test sends it to flattenHeaders too.
+  if (
+    init === null || typeof init !== "object" ||
+    typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
+  ) {
+    const casing = new Map<string, string>();
+    const list = flattenHeaders(init, casing);
+    flatCasing = casing.size === 0 ? null : casing;
+    return list;
+  }
+  return flattenRecord(init as Record<string, unknown>);
+}
+
+function flattenRecord(init: Record<string, unknown>): string[] {
+  const last = lastRaw;
+  let same = 0;
+  // Made once a field differs from the last call's: then every field is validated as usual,
+  // in order, each value converted to a string once.
+  let list: string[] | null = null;
+  let raw: string[] = last;
+  let casing: Map<string, string> | null = null;
+  for (const name in init) {
+    const value = String(init[name]);
+    if (list === null) {
+      if (same < last.length && last[same] === name && last[same + 1] === value) {
+        same += 2;
+        continue;
+      }
+      list = [];
+      raw = [];
+      casing = new Map();
+      for (let i = 0; i < same; i += 2) {
+        pushHeader(list, last[i], last[i + 1], casing);
+        raw.push(last[i], last[i + 1]);
+      }
+    }
+    pushHeader(list, name, value, casing);
+    raw.push(name, value);
+  }
+  if (list === null) {
+    if (same === last.length) {
+      flatCasing = lastCasing;
+      return lastFlat.slice();
+    }
+    // The fields of the last call, fewer of them.
+    list = [];
+    raw = [];
+    casing = new Map();
+    for (let i = 0; i < same; i += 2) {
+      pushHeader(list, last[i], last[i + 1], casing);
+      raw.push(last[i], last[i + 1]);
+    }
+  }
+  flatCasing = casing!.size === 0 ? null : casing;
+  lastRaw = raw;
+  lastFlat = list.slice();
+  lastCasing = flatCasing;
+  return list;
+}
+
 function copyBytes(view: ArrayBufferView | ArrayBuffer): Uint8Array {
   // The standard snapshots the bytes when the request is made; a caller that reuses its buffer
   // right after calling fetch must not change what goes on the wire.
@@ -463,8 +536,8 @@ export function toRequestSpec(
     mode = input.mode === "same-origin" || input.mode === "no-cors" ? input.mode : "cors";
     integrity = input.integrity ?? "";
     if (init?.headers !== undefined) {
-      casing = new Map();
-      headers = flattenHeaders(init.headers, casing);
+      headers = flattenInit(init.headers);
+      casing = flatCasing;
     } else {
       headers = flattenHeaders(input.headers);
     }
@@ -475,8 +548,8 @@ export function toRequestSpec(
       : parseUrl(String(input), locationBase());
     plain = parsedPlain;
     if (init?.headers !== undefined) {
-      casing = new Map();
-      headers = flattenHeaders(init.headers, casing);
+      headers = flattenInit(init.headers);
+      casing = flatCasing;
     } else {
       headers = [];
     }

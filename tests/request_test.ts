@@ -123,6 +123,41 @@ describe("request normalization", () => {
     const b = toRequestSpec("http://x.test/req", undefined) as RequestSpec;
     assert.equal(a.url, b.url);
   });
+
+  it("reads a headers object afresh on every request, however it changed", () => {
+    const fields: Record<string, string> = { "X-A": "1", "X-B": "2" };
+    const headersOf = () =>
+      (toRequestSpec("http://x.test/", { headers: fields }) as RequestSpec).headers;
+    assert.deepEqual(headersOf(), ["x-a", "1", "x-b", "2"]);
+    fields["X-B"] = "3";
+    assert.deepEqual(headersOf(), ["x-a", "1", "x-b", "3"]);
+    delete fields["X-B"];
+    assert.deepEqual(headersOf(), ["x-a", "1"]);
+    fields["x-c"] = "4";
+    assert.deepEqual(headersOf(), ["x-a", "1", "x-c", "4"]);
+    // The same fields again: a list of its own, which the request may change.
+    const first = headersOf();
+    first.push("x-z", "z");
+    assert.deepEqual(headersOf(), ["x-a", "1", "x-c", "4"]);
+    const spec = toRequestSpec("http://x.test/", { headers: fields }) as RequestSpec;
+    assert.equal(spec.casing?.get("x-a"), "X-A");
+    assert.equal(spec.casing?.has("x-c"), false);
+    // A field that became invalid is refused, even after the same valid ones.
+    fields["x-c"] = "bad\r\nvalue";
+    assert.throws(() => headersOf(), TypeError);
+    fields["x-c"] = "4";
+    assert.deepEqual(headersOf(), ["x-a", "1", "x-c", "4"]);
+  });
+
+  it("takes Host and Connection out of every request's fields, the same ones again included", () => {
+    const fields = { Host: "v.test", Connection: "close", "X-A": "1" };
+    for (let i = 0; i < 2; i++) {
+      const spec = toRequestSpec("http://x.test/", { headers: fields }) as RequestSpec;
+      assert.equal(spec.host, "v.test");
+      assert.equal(spec.closeAfter, true);
+      assert.deepEqual(spec.headers, ["x-a", "1"]);
+    }
+  });
 });
 
 describe("request URLs at the client", () => {
