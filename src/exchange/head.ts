@@ -40,15 +40,34 @@ let lastAgent: string | null = null;
 let lastCache: RequestHeadCache | null = null;
 let lastHit: CachedHead | undefined;
 
-// The last head encoded outside the caches (fields of the caller's, a body, a proxy route...).
-// Clients of an API tend to send the same head again and again (same method, target and
-// fields, values included), and comparing the finished field list costs far less than
-// validating and encoding it again. One entry: a miss costs compares up to the first
-// difference (the target or the host, usually).
-let lastMethod = "";
-let lastTarget = "";
-let lastList: readonly string[] = [];
-let lastHead: Uint8Array | null = null;
+/**
+ * The last head encoded outside the caches (fields of the caller's, a body, a proxy route...),
+ * with everything it was made from. Clients of an API tend to send the same head again and
+ * again (same method, URL and fields, values included): comparing what goes into it costs far
+ * less than building the field list, validating and encoding it again. One entry: a miss costs
+ * compares up to the first difference.
+ */
+interface LastHead {
+  readonly method: string;
+  readonly url: URL;
+  /** A copy of the caller's fields (the request's own list may change after a redirect). */
+  readonly user: readonly string[];
+  readonly casing: Map<string, string> | null;
+  readonly host: string | null;
+  /** The body's framing: -2 none, -1 chunked, else its length. */
+  readonly bodyLength: number;
+  readonly closeAfter: boolean;
+  readonly referer: string | null;
+  readonly origin: string | null;
+  readonly route: Route;
+  readonly decompress: boolean;
+  readonly userAgent: string | null;
+  /** The request target and the field list as sent: the head's whole content with the method. */
+  readonly target: string;
+  readonly list: readonly string[];
+  readonly head: Uint8Array;
+}
+let last: LastHead | null = null;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -74,6 +93,24 @@ export function encodeHead(
   const cacheable = user.length === 0 && spec.method === "GET" && spec.body === null &&
     spec.host === null && !spec.closeAfter && spec.casing === null && target.referer === null &&
     target.origin === null && route.requestHeaders.length === 0 && !route.absoluteForm;
+  const body = spec.body;
+  const bodyLength = body === null ? -2 : body.kind === "bytes" ? body.bytes.length : body.length;
+  if (!cacheable) {
+    // Everything the field list and the target are built from, compared (URL objects are
+    // shared per URL text and never written into, so the same object means the same URL; a
+    // casing map is shared between requests only while it stays the same, read-only).
+    const l = last;
+    if (
+      l !== null && l.url === url && l.method === spec.method && l.route === route &&
+      l.casing === spec.casing && l.host === spec.host && l.bodyLength === bodyLength &&
+      l.closeAfter === spec.closeAfter && l.referer === target.referer &&
+      l.origin === target.origin && l.decompress === target.decompress &&
+      l.userAgent === userAgent && sameList(user, l.user)
+    ) {
+      target.headerList = l.list;
+      return l.head;
+    }
+  }
   const cache = target.decompress ? headCache : headCacheNoCoding;
   if (cacheable) {
     const hit = url === lastUrl && userAgent === lastAgent && cache === lastCache
@@ -126,7 +163,6 @@ export function encodeHead(
   if (target.origin !== null && findHeader(user, "origin") < 0) {
     list.push("origin", target.origin);
   }
-  const body = spec.body;
   if (body === null) {
     // RFC 9110 §8.6: send a length for methods whose content has a meaning, even when empty,
     // or some servers wait for a body that will not come.
@@ -151,20 +187,34 @@ export function encodeHead(
   // RFC 9112 §3.2.2: a request to a proxy names the whole target (absolute-form).
   const requestTarget = route.absoluteForm ? `${url.protocol}//${url.host}${path}` : path;
   const method = spec.method;
-  if (
-    !cacheable && lastHead !== null && method === lastMethod && requestTarget === lastTarget &&
-    sameList(list, lastList)
-  ) {
-    // The same bytes, validated when they were encoded.
-    return lastHead;
+  if (cacheable) {
+    const head = encodeRequestHead(method, requestTarget, list);
+    cache.set(userAgent ?? "\0", url.href, head, list);
+    return head;
   }
-  const head = encodeRequestHead(method, requestTarget, list);
-  if (cacheable) cache.set(userAgent ?? "\0", url.href, head, list);
-  else {
-    lastMethod = method;
-    lastTarget = requestTarget;
-    lastList = list;
-    lastHead = head;
-  }
+  // Made from other objects (another URL object of the same text, say), the same content: the
+  // same bytes, validated when they were encoded.
+  const l = last;
+  const head = l !== null && method === l.method && requestTarget === l.target &&
+      sameList(list, l.list)
+    ? l.head
+    : encodeRequestHead(method, requestTarget, list);
+  last = {
+    method,
+    url,
+    user: user.slice(),
+    casing: spec.casing,
+    host: spec.host,
+    bodyLength,
+    closeAfter: spec.closeAfter,
+    referer: target.referer,
+    origin: target.origin,
+    route,
+    decompress: target.decompress,
+    userAgent,
+    target: requestTarget,
+    list,
+    head,
+  };
   return head;
 }

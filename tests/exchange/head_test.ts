@@ -54,4 +54,60 @@ describe("request heads", () => {
       await closeBounded(client, [server]);
     }
   });
+
+  it("sends each request's own Host, Accept-Encoding and Connection for the same fields", async () => {
+    const received: ReceivedRequest[] = [];
+    const server = await startRawServer(async (socket) => {
+      while (true) {
+        let request: ReceivedRequest;
+        try {
+          request = await readRequest(socket);
+        } catch {
+          return; // the client closed the connection
+        }
+        received.push(request);
+        socket.write(OK);
+        if (request.headers["connection"] === "close") {
+          socket.end();
+          return;
+        }
+      }
+    });
+    const client = new Client();
+    try {
+      // Lowercase names: no casing map, so only the Host override tells the third apart.
+      const fields = { "x-token": "t" };
+      // Each differs from the one before in one respect only.
+      const sends: RequestInit[] = [
+        { headers: fields },
+        { headers: { ...fields, host: "v.test" } },
+        { headers: fields },
+        { headers: fields, decompress: false } as RequestInit,
+        { headers: fields },
+        { headers: fields, keepalive: false },
+        { headers: fields },
+      ];
+      for (const init of sends) {
+        const response = await withDeadline(client.fetch(`${server.url}/p`, init));
+        assert.equal(await response.text(), "ok");
+      }
+      const seen = received.map((r) => [
+        r.headers["host"] === "v.test" ? "v.test" : "default",
+        r.headers["accept-encoding"] === undefined ? "none" : "coded",
+        r.headers["connection"] ?? "",
+        r.headers["x-token"],
+      ]);
+      assert.deepEqual(seen, [
+        ["default", "coded", "", "t"],
+        ["v.test", "coded", "", "t"],
+        ["default", "coded", "", "t"],
+        ["default", "none", "", "t"],
+        ["default", "coded", "", "t"],
+        ["default", "coded", "close", "t"],
+        ["default", "coded", "", "t"],
+      ]);
+    } finally {
+      await closeBounded(client, [server]);
+    }
+  });
 });
