@@ -8,7 +8,7 @@ import {
   toRequestSpec,
 } from "../src/request.ts";
 import { Client } from "../mod.ts";
-import { startHttpServer } from "./support/servers.ts";
+import { readRequest, startHttpServer, startRawServer } from "./support/servers.ts";
 import { closeBounded, withDeadline } from "./support/deadline.ts";
 
 describe("request normalization", () => {
@@ -200,5 +200,63 @@ describe("request URLs at the client", () => {
     } finally {
       await closeBounded(client, [one, two]);
     }
+  });
+
+  it("sends string bodies as UTF-8 with their length in bytes, whatever the characters", async () => {
+    const texts = [
+      "",
+      "plain ascii",
+      "caf\u00e9 \u00fc\u00df", // 2-byte characters
+      "\u20ac \u4e2d\u6587", // 3-byte characters
+      "\u{1f600} \u{1f680}", // surrogate pairs: 4 bytes each
+      "lone \ud800 and \udc00 surrogates", // each becomes U+FFFD, 3 bytes
+      "\u00e9".repeat(16 * 1024), // longer than the strings kept as text: encoded up front
+      "x".repeat(40_000) + "\u{1f600}".repeat(6_000), // head and body over one write's limit
+    ];
+    const received: { length: string; body: Uint8Array }[] = [];
+    const server = await startRawServer(async (socket) => {
+      for (let i = 0; i < texts.length; i++) {
+        const request = await readRequest(socket);
+        received.push({ length: request.headers["content-length"], body: request.body });
+        socket.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+      }
+    });
+    const client = new Client();
+    try {
+      for (const text of texts) {
+        const response = await withDeadline(
+          client.fetch(server.url, { method: "POST", body: text }),
+        );
+        await response.arrayBuffer();
+      }
+      const encoder = new TextEncoder();
+      assert.equal(received.length, texts.length);
+      for (let i = 0; i < texts.length; i++) {
+        const expected = encoder.encode(texts[i]);
+        assert.equal(received[i].length, String(expected.length), `text ${i}`);
+        assert.deepEqual(received[i].body, expected, `text ${i}`);
+      }
+      assert.equal(server.accepted, 1);
+    } finally {
+      await closeBounded(client, [server]);
+    }
+  });
+
+  it("checks a Content-Length the caller set against a string body's UTF-8 length", () => {
+    const ok = toRequestSpec("http://x.test/", {
+      method: "POST",
+      body: "caf\u00e9",
+      headers: { "content-length": "5" },
+    }) as RequestSpec;
+    assert.equal(ok.body?.kind === "text" && ok.body.length, 5);
+    assert.throws(
+      () =>
+        toRequestSpec("http://x.test/", {
+          method: "POST",
+          body: "caf\u00e9",
+          headers: { "content-length": "4" },
+        }),
+      TypeError,
+    );
   });
 });

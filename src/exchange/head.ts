@@ -170,6 +170,8 @@ export function encodeHead(
     if (m === "POST" || m === "PUT" || m === "PATCH") list.push("content-length", "0");
   } else if (body.kind === "bytes") {
     list.push("content-length", String(body.bytes.length));
+  } else if (body.kind === "text") {
+    list.push("content-length", String(body.length));
   } else if (body.length >= 0) {
     list.push("content-length", String(body.length));
   } else {

@@ -182,8 +182,8 @@ export class FetchTask
 
   /** The encoded head for the current URL. */
   head: Uint8Array;
-  /** The body: bytes sent with Content-Length, or a stream. */
-  body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+  /** The body: bytes or a small string sent with Content-Length, or a stream. */
+  body: Uint8Array | string | ReadableStream<Uint8Array> | null = null;
   /** A stream body's exact length, or -1 (chunked). */
   bodyLength = 0;
   /** A HEAD request: its response has no body. */
@@ -318,6 +318,9 @@ export class FetchTask
     } else if (body.kind === "bytes") {
       this.body = body.bytes;
       this.bodyLength = body.bytes.length;
+    } else if (body.kind === "text") {
+      this.body = body.text;
+      this.bodyLength = body.length;
     } else {
       this.body = body.stream;
       this.bodyLength = body.length;
@@ -567,7 +570,7 @@ export class FetchTask
     }
     const spec = this.spec;
     const body = spec.body;
-    if (info.nothingWritten) return body === null || body.kind === "bytes";
+    if (info.nothingWritten) return body === null || body.kind !== "stream";
     if (body !== null && body.kind === "stream") return false;
     return REPLAYABLE_METHODS.has(spec.method) ||
       findHeader(spec.headers, "idempotency-key") >= 0 ||
@@ -809,7 +812,7 @@ export class FetchTask
 
   #mayRetryMisdirected(): boolean {
     const body = this.spec.body;
-    return !this.retried && this.marks.reused && (body === null || body.kind === "bytes");
+    return !this.retried && this.marks.reused && (body === null || body.kind !== "stream");
   }
 
   /** After the 421's body was dropped (or its connection closed): send again, fresh. */
