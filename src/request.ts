@@ -620,12 +620,16 @@ export function toRequestSpec(
   let closeAfter = false;
   let host: string | null = null;
   let userLength = -1;
+  // Whether a field fetch frames or writes itself (below) is among the caller's.
+  let framing = false;
   for (let i = 0; i < headers.length; i += 2) {
     switch (headers[i]) {
       case "host":
+        framing = true;
         host = headers[i + 1];
         break;
       case "connection": {
+        framing = true;
         const tokens = headers[i + 1].toLowerCase().split(",").map((t) => t.trim());
         for (const token of tokens) {
           if (token === "close") closeAfter = true;
@@ -637,11 +641,13 @@ export function toRequestSpec(
         break;
       }
       case "transfer-encoding":
+        framing = true;
         if (headers[i + 1].toLowerCase() !== "chunked") {
           throw new TypeError(`unsupported Transfer-Encoding: ${headers[i + 1]}`);
         }
         break;
       case "content-length":
+        framing = true;
         if (!/^\d+$/.test(headers[i + 1])) {
           throw new TypeError(`invalid Content-Length: ${headers[i + 1]}`);
         }
@@ -649,11 +655,13 @@ export function toRequestSpec(
         break;
     }
   }
-  // We frame the body ourselves and write Host from `host`; the caller's copies go.
-  removeHeader(headers, "host");
-  removeHeader(headers, "transfer-encoding");
-  removeHeader(headers, "content-length");
-  removeHeader(headers, "connection");
+  if (framing) {
+    // We frame the body ourselves and write Host from `host`; the caller's copies go.
+    removeHeader(headers, "host");
+    removeHeader(headers, "transfer-encoding");
+    removeHeader(headers, "content-length");
+    removeHeader(headers, "connection");
+  }
 
   if (!plain && (url.username !== "" || url.password !== "")) {
     if (findHeader(headers, "authorization") < 0) {
