@@ -123,6 +123,25 @@ describe("runtime socket adapter", () => {
     }
   });
 
+  it("hands the listener plain Uint8Arrays, not Node Buffers (Bun and Node make Buffers)", async () => {
+    const server = await replyServer();
+    const socket = await connect(server.port);
+    const listener = new KeepingListener();
+    try {
+      socket.listen(listener);
+      socket.write(line(300));
+      await within(listener.until(300), 5000, "the reply");
+      for (const chunk of listener.chunks) {
+        // A Buffer's `slice` is a view and its `toString` decodes: body chunks reach users, who
+        // expect what native fetch hands out.
+        assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+      }
+    } finally {
+      socket.close();
+      await server.close();
+    }
+  });
+
   it("keeps chunks intact across a bulk transfer and back to small reads", async () => {
     const server = await replyServer();
     const socket = await connect(server.port);
