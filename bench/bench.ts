@@ -30,6 +30,7 @@ import {
   type LatencyResult,
   latencyTable,
   median,
+  roundCpuRatio,
   roundRatio,
   type RunSettings,
   runtimeName,
@@ -181,13 +182,20 @@ async function runCases(
     );
   }
   const ratios: Record<string, Record<string, number>> = {};
-  const header = ["ratio (median of per-round ratios)", ...Object.keys(small).map((c) => `${c}`)];
+  // Each concurrency twice: by requests/s, and by CPU per request (steadier on a shared machine).
+  const header = [
+    "ratio (median of per-round ratios)",
+    ...Object.keys(small).flatMap((c) => [`${c}`, `${c} by CPU`]),
+  ];
   if (stream !== null) header.push("64 MiB stream");
   const rows: string[][] = [];
   for (const [a, b] of pairs) {
     const name = `${a}/${b}`;
     const values: Record<string, number> = {};
-    for (const [key, results] of Object.entries(small)) values[key] = roundRatio(results, a, b);
+    for (const [key, results] of Object.entries(small)) {
+      values[key] = roundRatio(results, a, b);
+      values[`${key}Cpu`] = roundCpuRatio(results, a, b);
+    }
     if (stream !== null) {
       const x = stream.find((r) => r.name === a);
       const y = stream.find((r) => r.name === b);
