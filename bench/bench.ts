@@ -254,7 +254,8 @@ async function main(): Promise<number> {
         cleanups.push(baseline.cleanup);
         builds.push(await load(baseline.dir, `@${baseline.label}`));
       }
-      if (inMemory) { for (const build of builds) await useMemorySockets(build); }
+      if (inMemory && mode.inMemory !== undefined) await mode.inMemory(builds);
+      else if (inMemory) { for (const build of builds) await useMemorySockets(build); }
     }
     const context: ModeContext = {
       nativeFetch: (u) => nativeFetch(u),
