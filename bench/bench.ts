@@ -43,7 +43,7 @@ import {
 import { MODES } from "./modes/mod.ts";
 import type { Mode, ModeContext, Wirefetch, WirefetchBuild } from "./modes/types.ts";
 import { BIG_BYTES, nginxServer, ownServer, urlTarget } from "./targets.ts";
-import { memoryTarget, useMemorySockets } from "./memory.ts";
+import { memoryTarget, useMemoryRuntimeSockets, useMemorySockets } from "./memory.ts";
 
 const HELP =
   `usage: deno run -A bench/bench.ts [MODE] [OPTIONS]   (bun bench/bench.ts, node bench/node.mjs)
@@ -57,6 +57,8 @@ options:
   --url=URL            use a running server: URL answers small bodies (keep-alive)
   --in-memory          no server: wirefetch's sockets answer from memory (its own CPU per
                        request); the raw loop and native fetch are left out
+  --in-memory=runtime  the same, but the runtime's own socket API (Deno.connect, Bun.connect)
+                       answers from memory, under each build's real socket adapter
   --big-url=URL        with --url: a URL answering a 64 MiB body
   --concurrency=1,16   concurrencies of the small-body cases (default 1,16)
   --rounds=N           alternating rounds per case (default 6)
@@ -237,7 +239,10 @@ async function main(): Promise<number> {
   let exitCode = 0;
   try {
     const url = option(argv, "--url");
-    const inMemory = argv.includes("--in-memory");
+    // `--in-memory` replaces each build's connector; `--in-memory=runtime` the runtime's own
+    // socket API under the real adapters (bench/memory.ts).
+    const runtimeMemory = argv.includes("--in-memory=runtime");
+    const inMemory = runtimeMemory || argv.includes("--in-memory");
     const target: Target = inMemory
       ? memoryTarget
       : url !== null
@@ -254,7 +259,8 @@ async function main(): Promise<number> {
         cleanups.push(baseline.cleanup);
         builds.push(await load(baseline.dir, `@${baseline.label}`));
       }
-      if (inMemory && mode.inMemory !== undefined) await mode.inMemory(builds);
+      if (runtimeMemory) await useMemoryRuntimeSockets();
+      else if (inMemory && mode.inMemory !== undefined) await mode.inMemory(builds);
       else if (inMemory) { for (const build of builds) await useMemorySockets(build); }
     }
     const context: ModeContext = {
