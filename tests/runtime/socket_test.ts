@@ -164,6 +164,35 @@ describe("runtime socket adapter", () => {
     }
   });
 
+  it("delivers nothing more than the read in flight while paused, then everything intact", async () => {
+    const server = await replyServer();
+    const socket = await connect(server.port);
+    const listener = new KeepingListener();
+    try {
+      let paused = false;
+      listener.onChunk = () => {
+        if (paused) return;
+        paused = true;
+        socket.pause();
+      };
+      socket.listen(listener);
+      const size = 1 << 20;
+      socket.write(line(size));
+      await within(listener.until(1), 5000, "the first chunk");
+      // The server's megabyte waits in the kernel meanwhile; a read already issued may complete.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const whilePaused = listener.chunks.length;
+      assert.ok(whilePaused <= 2, `${whilePaused} chunks arrived while paused`);
+      assert.ok(listener.received < size);
+      socket.resume();
+      await within(listener.until(size), 5000, "the rest after resume()");
+      assert.equal(firstDifference(concat(listener.chunks), reply(0, size)), -1);
+    } finally {
+      socket.close();
+      await server.close();
+    }
+  });
+
   it("reads on after the listener transferred a chunk's buffer inside onSocketData", async () => {
     const server = await replyServer();
     const socket = await connect(server.port);
