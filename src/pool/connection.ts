@@ -160,7 +160,8 @@ function writeBuffer(length: number): Uint8Array {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
   }
-  const view = slab.subarray(slabUsed, slabUsed + length);
+  // The view constructor, not `subarray` (which looks up the species constructor).
+  const view = new Uint8Array(slab.buffer, slabUsed, length);
   slabUsed += length;
   return view;
 }
