@@ -357,6 +357,23 @@ const DECODE_MIN_STRINGS = 3;
  */
 let sawObsText = false;
 
+/** Heads longer than this are not cached (see `ResponseParser`'s head cache). */
+const CACHE_MAX_BYTES = 2048;
+/** The head cache's buffer is at least this long, so small growing heads do not reallocate. */
+const CACHE_MIN_BYTES = 256;
+/** Consecutive head cache misses after which not every head is stored any more. */
+const CACHE_MISSES_BEFORE_BACKOFF = 4;
+/** While backing off, one head in this many is stored. */
+const CACHE_STORE_INTERVAL = 16;
+
+/** Whether `buf[start, start + n)` equals `bytes[0, n)`. */
+function sameBytes(buf: Uint8Array, start: number, bytes: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    if (buf[start + i] !== bytes[i]) return false;
+  }
+  return true;
+}
+
 /** ERR_PROTOCOL with `message`. */
 function protocolError(message: string): WirefetchError {
   return new WirefetchError("ERR_PROTOCOL", message);
@@ -465,6 +482,22 @@ export class ResponseParser {
   #spans: number[] = [];
   /** Entries used in {@linkcode #spans}. */
   #spanCount = 0;
+
+  /**
+   * The head cache: the bytes of the last final head that arrived whole in one chunk (status
+   * line to empty line), in {@linkcode #cacheBytes}, and what parsing them gave. A keep-alive
+   * server usually answers the same request with the same head bytes again (only `Date` changes,
+   * once a second), and the same bytes parse to the same head: so a head that starts with the
+   * cached bytes is taken from the cache after a comparison, with no string built. Only final
+   * heads (1xx never) and only for the same `noBody`, which framing depends on. The head and
+   * its field list are frozen, as every response that hits shares them.
+   */
+  #cacheHead: ResponseHead | null = null;
+  #cacheBytes: Uint8Array | null = null;
+  #cacheLength = 0;
+  #cacheNoBody = false;
+  /** Consecutive cache misses; past {@linkcode CACHE_MISSES_BEFORE_BACKOFF}, stores thin out. */
+  #cacheMisses = 0;
 
   /** Body bytes left: of the Content-Length body, or of the current chunk while in its data. */
   #remaining = 0;
@@ -834,6 +867,21 @@ export class ResponseParser {
           pos = this.#skipEmptyLines(chunk, pos);
           continue;
         }
+        const cached = this.#cacheHead;
+        if (cached !== null && this.#cacheNoBody === this.#noBody) {
+          const n = this.#cacheLength;
+          if (
+            length - pos >= n && this.#sectionSize + n <= max &&
+            sameBytes(chunk, pos, this.#cacheBytes!, n)
+          ) {
+            this.#cacheMisses = 0;
+            this.#sectionSize += n;
+            pos += n;
+            this.#startBody(cached);
+            continue;
+          }
+          this.#cacheMisses++;
+        }
         // A head starts in this chunk: defer its strings, hoping it also ends here.
         this.#headStart = pos;
         this.#spanCount = 0;
@@ -940,8 +988,9 @@ export class ResponseParser {
         i++;
       }
       this.#sectionSize += i + 1 - start;
-      if (this.#headStart !== -1) this.#buildDeferred(buf, i + 1);
-      this.#endSection();
+      const headStart = this.#headStart;
+      if (headStart !== -1) this.#buildDeferred(buf, i + 1);
+      this.#endSection(buf, headStart, i + 1);
       return i + 1;
     }
     if (c === 0x20 || c === 0x09) {
@@ -1071,8 +1120,11 @@ export class ResponseParser {
     }
   }
 
-  /** The empty line after a head or the trailers was parsed. */
-  #endSection(): void {
+  /**
+   * The empty line after a head or the trailers was parsed. A final head that was all in `buf`
+   * from `headStart` (else -1) to `end` may go into the head cache.
+   */
+  #endSection(buf: Uint8Array, headStart: number, end: number): void {
     const fields = this.#fields ?? NO_TRAILERS;
     this.#fields = null;
     if (this.#state === TRAILERS) {
@@ -1101,6 +1153,34 @@ export class ResponseParser {
       keepAliveMax: -1,
     };
     decideFraming(head.minorVersion, status, this.#noBody, fields, head);
+    if (headStart !== -1) this.#store(head, buf, headStart, end);
+    this.#startBody(head);
+  }
+
+  /**
+   * Puts a final head parsed from `buf[start, end)` into the head cache (see
+   * {@linkcode #cacheHead}). While heads keep differing, only every
+   * {@linkcode CACHE_STORE_INTERVAL}th is stored, so a server whose heads always differ (a
+   * request id, a cookie) costs little more than the comparison that fails.
+   */
+  #store(head: ResponseHead, buf: Uint8Array, start: number, end: number): void {
+    const misses = this.#cacheMisses;
+    if (misses > CACHE_MISSES_BEFORE_BACKOFF && misses % CACHE_STORE_INTERVAL !== 0) return;
+    const n = end - start;
+    if (n > CACHE_MAX_BYTES) return;
+    let bytes = this.#cacheBytes;
+    if (bytes === null || bytes.length < n) {
+      bytes = this.#cacheBytes = new Uint8Array(Math.max(n, CACHE_MIN_BYTES));
+    }
+    for (let i = 0; i < n; i++) bytes[i] = buf[start + i];
+    Object.freeze(head.headers);
+    this.#cacheHead = Object.freeze(head);
+    this.#cacheLength = n;
+    this.#cacheNoBody = this.#noBody;
+  }
+
+  /** Enters the body of the final response `head` and reports the head. */
+  #startBody(head: ResponseHead): void {
     const framing = head.framing;
     this.#contentLength = head.contentLength;
     if (framing === "length") {
