@@ -186,6 +186,25 @@ export const ABORT: unique symbol = Symbol("wirefetch.abort");
 
 const NOT_ABORTED: unique symbol = Symbol("not aborted");
 
+/** A fetched response's `body` was not read and its fetch not aborted. */
+const UNTOUCHED = 0;
+/** A fetched response's `body` was read, and its fetch not aborted. */
+const BODY_EXPOSED = 1;
+
+/** The abort of a fetched response's fetch (see {@linkcode FetchResponse}). */
+class Aborted {
+  /** The abort reason, with which the body methods reject. */
+  readonly reason: unknown;
+  /** Whether `body` had been read before: then it stays the stream it was. */
+  readonly bodyExposed: boolean;
+  /** The errored stream `body` returns otherwise, once made. */
+  body: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  constructor(reason: unknown, bodyExposed: boolean) {
+    this.reason = reason;
+    this.bodyExposed = bodyExposed;
+  }
+}
+
 /**
  * A global `Response` that looks as a fetched one does: `url` and `redirected` from the request
  * that produced it, `type` `"basic"` (a constructed Response says `"default"`), and immutable
@@ -198,10 +217,12 @@ export class FetchResponse extends Response {
   readonly [TIMING_MARKS]: TimingMarks | null;
   #url: string;
   #redirected: boolean;
-  #sealed = false;
-  #abortReason: unknown = NOT_ABORTED;
-  #bodyExposed = false;
-  #abortedBody: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  /**
+   * {@linkcode UNTOUCHED}, {@linkcode BODY_EXPOSED} once `body` was read, or the abort. One
+   * field for three facts: every field is stored on every response, and a fetched response is
+   * built per request.
+   */
+  #abort: Aborted | typeof UNTOUCHED | typeof BODY_EXPOSED = UNTOUCHED;
 
   /**
    * Creates a response for `url` with the header fields of `headers` (a flat
@@ -261,10 +282,7 @@ export class FetchResponse extends Response {
   /** The response's header fields; immutable, as a fetched response's are. */
   override get headers(): Headers {
     const headers = super.headers;
-    if (!this.#sealed) {
-      this.#sealed = true;
-      seal(headers);
-    }
+    seal(headers);
     return headers;
   }
 
@@ -274,7 +292,8 @@ export class FetchResponse extends Response {
    * is errored by the caller.
    */
   [ABORT](reason: unknown): void {
-    if (this.#abortReason === NOT_ABORTED) this.#abortReason = reason;
+    const abort = this.#abort;
+    if (typeof abort !== "object") this.#abort = new Aborted(reason, abort === BODY_EXPOSED);
   }
 
   /**
@@ -282,51 +301,58 @@ export class FetchResponse extends Response {
    * with the reason (a body received whole is held as bytes, which nothing can error later).
    */
   override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    if (this.#abortReason !== NOT_ABORTED && !this.#bodyExposed && super.body !== null) {
-      const reason = this.#abortReason;
-      return this.#abortedBody ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+    const abort = this.#abort;
+    if (abort === UNTOUCHED) this.#abort = BODY_EXPOSED;
+    else if (typeof abort === "object" && !abort.bodyExposed && super.body !== null) {
+      const reason = abort.reason;
+      return abort.body ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
         start(controller): void {
           controller.error(reason);
         },
       });
     }
-    this.#bodyExposed = true;
     return super.body;
   }
 
   /** The body as text; rejects with the abort reason once the fetch was aborted. */
   override text(): Promise<string> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.text();
   }
 
   /** The body parsed as JSON; rejects with the abort reason once the fetch was aborted. */
   override json(): Promise<unknown> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.json();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override arrayBuffer(): Promise<ArrayBuffer> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.arrayBuffer();
   }
 
   /** The body as a Blob; rejects with the abort reason once the fetch was aborted. */
   override blob(): Promise<Blob> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.blob();
   }
 
   /** The body as FormData; rejects with the abort reason once the fetch was aborted. */
   override formData(): Promise<FormData> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.formData();
   }
 
   /** The body's bytes; rejects with the abort reason once the fetch was aborted. */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#abortReason !== NOT_ABORTED) return Promise.reject(this.#abortReason);
+    const abort = this.#abort;
+    if (typeof abort === "object") return Promise.reject(abort.reason);
     return super.bytes();
   }
 
