@@ -94,6 +94,29 @@ function findDenoHeaderList(): symbol | null {
 }
 
 /**
+ * On Bun, the Headers of each shared head's field list (`ResponseHead.shared`: the response
+ * parser's head cache, which freezes the list it shares between responses). Bun copies a `Headers` init natively, in
+ * about half the time of appending the fields one by one (0.5 vs 1 µs for 5 fields); the
+ * object is only ever an init, never handed out, so nothing can change it. Keyed weakly: the
+ * entry goes with the parser's cache entry. Deno (whose Headers init sorts and combines the
+ * fields) and Node append.
+ */
+const HEADERS_BY_LIST: WeakMap<readonly string[], Headers> | null = runtimeGlobals.Bun === undefined
+  ? null
+  : new WeakMap();
+
+/** The Headers made once for the frozen, shared field list `list` (see HEADERS_BY_LIST). */
+function sharedHeaders(cache: WeakMap<readonly string[], Headers>, list: string[]): Headers {
+  let headers = cache.get(list);
+  if (headers === undefined) {
+    headers = new Headers();
+    for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
+    cache.set(list, headers);
+  }
+  return headers;
+}
+
+/**
  * Longest body handed to Deno's Response as a string rather than bytes (see
  * {@linkcode denoStringBody}).
  */
@@ -524,7 +547,12 @@ export function makeResponse(
   }
   const init: ResponseInit = { status: head.status, statusText: head.statusText };
   if (isNullBodyStatus(head.status)) body = null;
-  const list = head.headers;
+  let list: string[] | null = head.headers;
+  // (Object.isFrozen would tell as well, but costs more than the appends on Bun.)
+  if (HEADERS_BY_LIST !== null && head.shared) {
+    init.headers = sharedHeaders(HEADERS_BY_LIST, list);
+    list = null;
+  }
   const held = HELD_BODIES && body instanceof Uint8Array;
   let runtimeBody = body as BodyInit | null;
   if (DENO_HEADER_LIST !== null && body instanceof Uint8Array) {

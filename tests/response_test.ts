@@ -295,3 +295,51 @@ describe("a fetched response returned from the runtime's own server is served as
     }
   });
 });
+
+describe("responses whose head came from the parser's head cache", () => {
+  it("each have all the fields, duplicates and Set-Cookie lines included, in their own Headers", async () => {
+    const head = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: x\r\nVary: y\r\n" +
+      "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n";
+    const heads: ResponseHead[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead(h) {
+        heads.push(h);
+      },
+      onBody() {},
+    }, 8192);
+    const responses: Response[] = [];
+    for (let i = 0; i < 3; i++) {
+      parser.start(false);
+      parser.execute(encoder.encode(head + "ok"));
+      responses.push(
+        makeResponse(heads[i], encoder.encode("ok"), "http://example.test/", false, null, true),
+      );
+    }
+    // The parser shared one head between the three (its head cache).
+    assert.equal(heads[1], heads[0]);
+    assert.equal(heads[2], heads[0]);
+    // What the runtime's own Headers shows for these fields (Bun lists Set-Cookie last).
+    const native = new Headers();
+    for (let i = 0; i < heads[0].headers.length; i += 2) {
+      native.append(heads[0].headers[i], heads[0].headers[i + 1]);
+    }
+    for (const response of responses) {
+      assert.deepEqual([...response.headers], [...native]);
+      assert.deepEqual(
+        [...response.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+        [
+          ["content-length", "2"],
+          ["content-type", "text/plain"],
+          ["set-cookie", "a=1"],
+          ["set-cookie", "b=2"],
+          ["vary", "x, y"],
+        ],
+      );
+      assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+      assert.throws(() => response.headers.append("x-more", "1"), TypeError);
+      assert.equal(await response.text(), "ok");
+    }
+    assert.notEqual(responses[0].headers, responses[1].headers);
+  });
+});

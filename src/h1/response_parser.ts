@@ -43,6 +43,12 @@ export interface ResponseHead {
   keepAliveTimeoutMs: number;
   /** Keep-Alive: max=N, or -1. */
   keepAliveMax: number;
+  /**
+   * True when this is the parser's cached head: every response whose head bytes were the same
+   * gets this very object, frozen, with its frozen `headers` list. A consumer may key what it
+   * derives from the head on the list (see the parser's head cache).
+   */
+  shared: boolean;
 }
 
 /** What the parser reports to its owner. */
@@ -1151,6 +1157,7 @@ export class ResponseParser {
       keepAlive: false,
       keepAliveTimeoutMs: -1,
       keepAliveMax: -1,
+      shared: false,
     };
     decideFraming(head.minorVersion, status, this.#noBody, fields, head);
     if (headStart !== -1) this.#store(head, buf, headStart, end);
@@ -1173,6 +1180,7 @@ export class ResponseParser {
       bytes = this.#cacheBytes = new Uint8Array(Math.max(n, CACHE_MIN_BYTES));
     }
     for (let i = 0; i < n; i++) bytes[i] = buf[start + i];
+    head.shared = true;
     Object.freeze(head.headers);
     this.#cacheHead = Object.freeze(head);
     this.#cacheLength = n;
