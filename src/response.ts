@@ -65,10 +65,19 @@ const DENO_HEADER_LIST: symbol | null = runtimeGlobals.Deno === undefined
   : findDenoHeaderList();
 
 function findDenoHeaderList(): symbol | null {
+  const withInit = probeDenoHeaderList(new Response("x", { status: 200, statusText: "OK" }));
+  const withoutInit = probeDenoHeaderList(new Response("x"));
+  return withInit !== null && withInit === withoutInit ? withInit : null;
+}
+
+/**
+ * The symbol of the header list of `probe`, a Response with a string body constructed as
+ * makeResponse does on Deno, if it behaves as {@linkcode DENO_HEADER_LIST} says: the string's
+ * implied Content-Type is its one entry, and what is pushed after emptying it is what the
+ * Headers methods see.
+ */
+function probeDenoHeaderList(probe: Response): symbol | null {
   try {
-    // The same construction as makeResponse's on Deno: a string body, whose implied
-    // Content-Type is the one entry the list must have before it is replaced.
-    const probe = new Response("x", { status: 200, statusText: "OK" });
     const headers = probe.headers;
     for (const key of Object.getOwnPropertySymbols(headers)) {
       if (key.description !== "header list") continue;
@@ -79,7 +88,7 @@ function findDenoHeaderList(): symbol | null {
       ) {
         return null;
       }
-      list.length = 0;
+      list.pop();
       list.push(["x-probe", "1"]);
       const entries = [...headers];
       const ok = headers.get("x-probe") === "1" && !headers.has("content-type") &&
@@ -115,6 +124,18 @@ function sharedHeaders(cache: WeakMap<readonly string[], Headers>, list: string[
   }
   return headers;
 }
+
+/**
+ * The init of a `200 OK` response on Deno, recognized by identity: FetchResponse then constructs
+ * its Response with no init at all, which Deno's constructor takes a shorter path for (no init
+ * conversion, no reason phrase check; about 0.15 µs), and answers `statusText` itself.
+ */
+const DENO_200_OK: ResponseInit = Object.freeze({ status: 200, statusText: "OK" });
+
+/** {@linkcode FetchResponse} flag: a redirect was followed. */
+const REDIRECTED = 1;
+/** {@linkcode FetchResponse} flag: constructed from {@linkcode DENO_200_OK}. */
+const REASON_OK = 2;
 
 /**
  * Longest body handed to Deno's Response as a string rather than bytes (see
@@ -239,7 +260,8 @@ export class FetchResponse extends Response {
   /** The timing marks of the request that produced this response. */
   readonly [TIMING_MARKS]: TimingMarks | null;
   #url: string;
-  #redirected: boolean;
+  /** {@linkcode REDIRECTED} and {@linkcode REASON_OK}. */
+  #flags: number;
   /**
    * {@linkcode UNTOUCHED}, {@linkcode BODY_EXPOSED} once `body` was read, or the abort. One
    * field for three facts: every field is stored on every response, and a fetched response is
@@ -266,9 +288,9 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    super(body, init);
+    super(body, init === DENO_200_OK ? undefined : init);
     this.#url = url;
-    this.#redirected = redirected;
+    this.#flags = (redirected ? REDIRECTED : 0) | (init === DENO_200_OK ? REASON_OK : 0);
     this[TIMING_MARKS] = marks;
     if (headers !== null) {
       const own = super.headers;
@@ -295,7 +317,12 @@ export class FetchResponse extends Response {
 
   /** Whether a redirect was followed to get here. */
   override get redirected(): boolean {
-    return this.#redirected;
+    return (this.#flags & REDIRECTED) !== 0;
+  }
+
+  /** The reason phrase received (see {@linkcode DENO_200_OK}). */
+  override get statusText(): string {
+    return (this.#flags & REASON_OK) !== 0 ? "OK" : super.statusText;
   }
 
   /** `"basic"`, as for every response native fetch returns to a request without an origin. */
@@ -386,7 +413,8 @@ export class FetchResponse extends Response {
     seal(copy.headers);
     Object.defineProperties(copy, {
       url: { value: this.#url },
-      redirected: { value: this.#redirected },
+      redirected: { value: this.redirected },
+      statusText: { value: this.statusText },
       type: { value: "basic" },
     });
     return copy;
@@ -546,8 +574,12 @@ export function makeResponse(
     const codings = contentCodings(head.headers);
     if (codings !== null) body = decodeBody(codings, body);
   }
-  const init: ResponseInit = { status: head.status, statusText: head.statusText };
-  if (isNullBodyStatus(head.status)) body = null;
+  const status = head.status;
+  const init: ResponseInit = DENO_HEADER_LIST !== null && status === 200 &&
+      head.statusText === "OK"
+    ? DENO_200_OK
+    : { status, statusText: head.statusText };
+  if (isNullBodyStatus(status)) body = null;
   let list: string[] | null = head.headers;
   // (Object.isFrozen would tell as well, but costs more than the appends on Bun.)
   if (HEADERS_BY_LIST !== null && head.shared) {
@@ -567,10 +599,10 @@ export function makeResponse(
     // A reason phrase with bytes the Response constructor rejects is not worth failing the
     // request for: RFC 9112 §4 says clients should ignore the reason phrase.
     if (head.statusText !== "") {
-      init.statusText = "";
+      const plain: ResponseInit = { status, statusText: "", headers: init.headers };
       return held
-        ? new HeldFetchResponse(body as Uint8Array, init, url, redirected, marks, list)
-        : new FetchResponse(runtimeBody, init, url, redirected, marks, list);
+        ? new HeldFetchResponse(body as Uint8Array, plain, url, redirected, marks, list)
+        : new FetchResponse(runtimeBody, plain, url, redirected, marks, list);
     }
     throw error;
   }

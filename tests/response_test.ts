@@ -174,6 +174,18 @@ describe("a fetched response carries the received fields and bytes exactly", () 
     assert.equal(response.headers.has("content-type"), false);
     assert.equal(response.status, 200);
     assert.equal(response.statusText, "OK");
+    const copy = response.clone();
+    assert.equal(copy.status, 200);
+    assert.equal(copy.statusText, "OK");
+    assert.deepEqual([...copy.headers], [...response.headers]);
+    // Other reason phrases and statuses are kept as well.
+    const other = parsedResponse(PLAIN_HEAD.replace("200 OK", "200 Fine"), encoder.encode("hi"));
+    assert.equal(other.statusText, "Fine");
+    const empty = parsedResponse(PLAIN_HEAD.replace("200 OK", "200 "), encoder.encode("hi"));
+    assert.equal(empty.statusText, "");
+    const created = parsedResponse(PLAIN_HEAD.replace("200 OK", "201 OK"), encoder.encode("hi"));
+    assert.equal(created.status, 201);
+    assert.equal(created.statusText, "OK");
   });
 
   it("keeps the head's Content-Type as the only one", async () => {
