@@ -5,7 +5,9 @@
  * chunk; only a line cut by a chunk boundary is copied, into a small buffer, to be completed by
  * the next chunk. Body bytes are never copied: `onBody` receives views into the input chunk.
  * Strings are built only for field names, field values and the reason phrase: when a whole head
- * is in one chunk and all ASCII (the common case), from one decode of it, else one by one.
+ * is in one chunk and all ASCII (the common case), from one decode of it, else one by one. A head
+ * whose bytes are those of the previous final head parsed whole builds nothing: it is that head
+ * (the head cache, see {@linkcode ResponseParser}).
  *
  * @module
  */
