@@ -374,10 +374,16 @@ const CACHE_MISSES_BEFORE_BACKOFF = 4;
 /** While backing off, one head in this many is stored. */
 const CACHE_STORE_INTERVAL = 16;
 
-/** Whether `buf[start, start + n)` equals `bytes[0, n)`. */
-function sameBytes(buf: Uint8Array, start: number, bytes: Uint8Array, n: number): boolean {
+/** Whether `a[aStart, aStart + n)` equals `b[bStart, bStart + n)`. */
+function sameBytes(
+  a: Uint8Array,
+  aStart: number,
+  b: Uint8Array,
+  bStart: number,
+  n: number,
+): boolean {
   for (let i = 0; i < n; i++) {
-    if (buf[start + i] !== bytes[i]) return false;
+    if (a[aStart + i] !== b[bStart + i]) return false;
   }
   return true;
 }
@@ -503,6 +509,13 @@ export class ResponseParser {
   #cacheHead: ResponseHead | null = null;
   #cacheBytes: Uint8Array | null = null;
   #cacheLength = 0;
+  /**
+   * The cached head's {@linkcode #spans}, relative to its first byte: a head that differs from it
+   * (a new `Date`, a request id) still takes the strings of every line that is the same, at the
+   * same index, from the cached head (see {@linkcode #buildDeferred}).
+   */
+  #cacheSpans: number[] = [];
+  #cacheSpanCount = 0;
   #cacheNoBody = false;
   /** Consecutive cache misses; past {@linkcode CACHE_MISSES_BEFORE_BACKOFF}, stores thin out. */
   #cacheMisses = 0;
@@ -880,7 +893,7 @@ export class ResponseParser {
           const n = this.#cacheLength;
           if (
             length - pos >= n && this.#sectionSize + n <= max &&
-            sameBytes(chunk, pos, this.#cacheBytes!, n)
+            sameBytes(chunk, pos, this.#cacheBytes!, 0, n)
           ) {
             this.#cacheMisses = 0;
             this.#sectionSize += n;
@@ -1096,15 +1109,43 @@ export class ResponseParser {
     // The status line did not end in this chunk: nothing was deferred.
     if (count === 0) return;
     const spans = this.#spans;
-    // First every string that needs no building, null in place of the others, counted.
-    // #fields is still empty (deferred lines add nothing): the pushes line up with the spans.
-    const reason = knownReason(buf, spans[0], spans[1]);
+    // First every string that needs no building, null in place of the others, counted: those of
+    // lines that are the same as the cached head's line at the same index, and those in the
+    // common tables. #fields is still empty (deferred lines add nothing): the pushes line up
+    // with the spans.
+    const cached = this.#cacheHead;
+    const cacheBytes = this.#cacheBytes!;
+    const cacheSpans = this.#cacheSpans;
+    const cacheCount = cached === null ? 0 : this.#cacheSpanCount;
+    let reason = knownReason(buf, spans[0], spans[1]);
+    if (
+      reason === null && cacheCount > 0 && spans[1] - spans[0] === cacheSpans[1] - cacheSpans[0] &&
+      sameBytes(buf, spans[0], cacheBytes, cacheSpans[0], spans[1] - spans[0])
+    ) {
+      reason = cached!.statusText;
+    }
     let missing = 0;
     const fields = this.#fields as (string | null)[];
     for (let k = 2; k < count; k += 4) {
+      const start = spans[k];
       const valueStart = spans[k + 2];
       const valueEnd = spans[k + 3];
-      const name = commonName(buf, spans[k], spans[k + 1]);
+      if (k < cacheCount) {
+        // The same name length, the same OWS before the value, the same value length, and then
+        // the same bytes: the same strings.
+        const cachedStart = cacheSpans[k];
+        if (
+          spans[k + 1] - start === cacheSpans[k + 1] - cachedStart &&
+          valueStart - start === cacheSpans[k + 2] - cachedStart &&
+          valueEnd - valueStart === cacheSpans[k + 3] - cacheSpans[k + 2] &&
+          sameBytes(buf, start, cacheBytes, cachedStart, valueEnd - start)
+        ) {
+          const f = (k - 2) >> 1;
+          fields.push(cached!.headers[f], cached!.headers[f + 1]);
+          continue;
+        }
+      }
+      const name = commonName(buf, start, spans[k + 1]);
       const value = valueEnd > valueStart ? commonValue(buf, valueStart, valueEnd) : "";
       if (name === null) missing++;
       if (value === null) missing++;
@@ -1182,6 +1223,13 @@ export class ResponseParser {
       bytes = this.#cacheBytes = new Uint8Array(Math.max(n, CACHE_MIN_BYTES));
     }
     for (let i = 0; i < n; i++) bytes[i] = buf[start + i];
+    // The spans of this head, whose strings #buildDeferred just built (a cached head always was
+    // deferred: it is whole in `buf`, with no obs-fold, so its field k is its line k).
+    const spans = this.#spans;
+    const cacheSpans = this.#cacheSpans;
+    const count = this.#spanCount;
+    for (let k = 0; k < count; k++) cacheSpans[k] = spans[k] - start;
+    this.#cacheSpanCount = count;
     head.shared = true;
     Object.freeze(head.headers);
     this.#cacheHead = Object.freeze(head);

@@ -98,6 +98,34 @@ describe("ResponseParser head cache", () => {
     }
   });
 
+  it("parses a head that differs in some lines as a fresh parser would", () => {
+    // On a miss the lines equal to the cached head's line at the same index keep their strings;
+    // the others (and every line after an inserted or removed one) are parsed anew.
+    const variants = [
+      HEAD.replace("06:00:00", "06:00:01"),
+      HEAD.replace("nginx/1.22.1", "nginx/1.22.10"),
+      HEAD.replace("nginx/1.22.1", "nginx/1.2"),
+      HEAD.replace("Server: ", "Server:   "),
+      HEAD.replace("Server: nginx/1.22.1\r\n", ""),
+      HEAD.replace("Server:", "X-Request-Id: 7f3a\r\nServer:"),
+      HEAD.replace("200 OK", "200 Okay"),
+      HEAD.replace("200 OK", "404 OK"),
+      HEAD.replace("Content-Type: text/plain", "Content-Type: text/plaiN"),
+      HEAD.replace("Content-Type: text/plain", "Content-type: text/plain"),
+      HEAD.replace("Connection: keep-alive", "Connection: close\r\nVia: 1.1 proxy"),
+    ];
+    for (const variant of variants) {
+      const r = recorder();
+      r.parse([HEAD + "hello world\n"]);
+      const { head } = r.parse([variant + "hello world\n"], false);
+      const fresh = recorder().parse([variant + "hello world\n"]).head;
+      assert.deepEqual(head, fresh, JSON.stringify(variant));
+      // And the variant, now cached, serves the original's lines back as they were.
+      const back = r.parse([HEAD + "hello world\n"]).head;
+      assert.deepEqual(back, recorder().parse([HEAD + "hello world\n"]).head);
+    }
+  });
+
   it("does not reuse a head across a change of Content-Length by one digit", () => {
     const r = recorder();
     r.parse([HEAD + "hello world\n"]);
