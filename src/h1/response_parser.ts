@@ -388,6 +388,29 @@ function sameBytes(
   return true;
 }
 
+/**
+ * Whether `buf[start, start + n)` equals the first `n` bytes of the head cache (`bytes`, and
+ * the same memory as `words`). Where `buf` is 4-byte aligned at `start` (a fresh read's chunk
+ * is, at its start) it compares 32-bit words, about twice as fast on V8 as byte by byte.
+ */
+function sameHead(
+  buf: Uint8Array,
+  start: number,
+  bytes: Uint8Array,
+  words: Int32Array,
+  n: number,
+): boolean {
+  const offset = buf.byteOffset + start;
+  if ((offset & 3) !== 0 || n < 64) return sameBytes(buf, start, bytes, 0, n);
+  const count = n >> 2;
+  const view = new Int32Array(buf.buffer, offset, count);
+  for (let i = 0; i < count; i++) {
+    if (view[i] !== words[i]) return false;
+  }
+  const tail = count << 2;
+  return sameBytes(buf, start + tail, bytes, tail, n - tail);
+}
+
 /** ERR_PROTOCOL with `message`. */
 function protocolError(message: string): WirefetchError {
   return new WirefetchError("ERR_PROTOCOL", message);
@@ -508,6 +531,8 @@ export class ResponseParser {
    */
   #cacheHead: ResponseHead | null = null;
   #cacheBytes: Uint8Array | null = null;
+  /** {@linkcode #cacheBytes} as 32-bit words, for {@linkcode sameHead}. */
+  #cacheWords: Int32Array | null = null;
   #cacheLength = 0;
   /**
    * The cached head's {@linkcode #spans}, relative to its first byte: a head that differs from it
@@ -893,7 +918,7 @@ export class ResponseParser {
           const n = this.#cacheLength;
           if (
             length - pos >= n && this.#sectionSize + n <= max &&
-            sameBytes(chunk, pos, this.#cacheBytes!, 0, n)
+            sameHead(chunk, pos, this.#cacheBytes!, this.#cacheWords!, n)
           ) {
             this.#cacheMisses = 0;
             this.#sectionSize += n;
@@ -1220,7 +1245,9 @@ export class ResponseParser {
     if (n > CACHE_MAX_BYTES) return;
     let bytes = this.#cacheBytes;
     if (bytes === null || bytes.length < n) {
-      bytes = this.#cacheBytes = new Uint8Array(Math.max(n, CACHE_MIN_BYTES));
+      // A whole number of 32-bit words, for #cacheWords.
+      bytes = this.#cacheBytes = new Uint8Array((Math.max(n, CACHE_MIN_BYTES) + 3) & ~3);
+      this.#cacheWords = new Int32Array(bytes.buffer);
     }
     for (let i = 0; i < n; i++) bytes[i] = buf[start + i];
     // The spans of this head, whose strings #buildDeferred just built (a cached head always was
