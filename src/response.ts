@@ -270,9 +270,10 @@ class Aborted {
 /**
  * A global `Response` that looks as a fetched one does: `url` and `redirected` from the request
  * that produced it, `type` `"basic"` (a constructed Response says `"default"`), and immutable
- * headers. It is constructed with the status only and its header fields are appended to the
- * Response's own Headers afterwards: a `headers` init costs microseconds more in Deno's
- * constructor (performance issue #10), and the list was validated by the parser already.
+ * headers. It is constructed with the status only (or the init makeResponse made for a shared
+ * head on Bun) and gets its header fields afterwards, appended or, on Deno, pushed into the
+ * runtime's list (see {@linkcode DENO_HEADER_LIST}): a `headers` init costs microseconds more in
+ * Deno's constructor (performance issue #10), and the parser has validated the fields already.
  */
 export class FetchResponse extends Response {
   /** The timing marks of the request that produced this response. */
@@ -288,8 +289,9 @@ export class FetchResponse extends Response {
   #abort: Aborted | typeof UNTOUCHED | typeof BODY_EXPOSED = UNTOUCHED;
 
   /**
-   * Creates a response for `url` with the header fields of `headers` (a flat
-   * `[name, value, ...]` list or a `Headers`).
+   * Creates a response for `url` with the header fields of `headers`: a `Headers`, or a flat
+   * `[name, value, ...]` list of fields the response parser produced (names lowercase tokens,
+   * values valid and trimmed: on Deno they go into the Response unchecked).
    *
    * @example
    * ```ts
