@@ -157,32 +157,48 @@ const REASON_OK = 2;
 
 /**
  * Longest body handed to Deno's Response as a string rather than bytes (see
- * {@linkcode denoStringBody}).
+ * {@linkcode denoStringBody}): decoding it costs the `arrayBuffer()` reader about what the copy
+ * of bytes would, and saves the `text()` and `json()` reader its decoding.
  */
-const STRING_BODY_MAX = 64;
+const STRING_BODY_MAX = 4096;
 
-/** One reusable argument array per length up to {@linkcode STRING_BODY_MAX}. */
-const STRING_BODY_ARGS: number[][] = [];
-for (let n = 0; n <= STRING_BODY_MAX; n++) STRING_BODY_ARGS.push(new Array<number>(n).fill(0));
+/** Longest body checked and built as ASCII in JavaScript, cheaper than a decoder call. */
+const ASCII_BODY_MAX = 64;
+
+/** One reusable argument array per length up to {@linkcode ASCII_BODY_MAX}. */
+const ASCII_BODY_ARGS: number[][] = [];
+for (let n = 0; n <= ASCII_BODY_MAX; n++) ASCII_BODY_ARGS.push(new Array<number>(n).fill(0));
+
+/** UTF-8, replacing invalid bytes (never throwing: an exception costs microseconds), BOM kept. */
+const UTF8_AS_IS = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * A small all-ASCII body as a string, else null. Deno's Response copies a bytes body into a new
- * ArrayBuffer, and on Deno every ArrayBuffer is allocated by the embedder: about 0.5 µs, more
- * than the rest of a small response's construction. A string body is kept as is and encoded
- * as UTF-8 when read as bytes, which for ASCII gives back exactly the bytes received (and
- * `text()` and `json()` need no decoding). Only used together with {@linkcode DENO_HEADER_LIST},
- * which replaces the `text/plain` Content-Type a string body implies.
+ * A body of valid UTF-8 (up to {@linkcode STRING_BODY_MAX} bytes) as a string, else null. Deno's
+ * Response copies a bytes body into a new ArrayBuffer, and on Deno every ArrayBuffer is
+ * allocated by the embedder: about 0.5 µs, more than the rest of a small response's
+ * construction. A string body is kept as is and encoded as UTF-8 when read as bytes (by
+ * `arrayBuffer()`, `bytes()`, `blob()`, `body` or `Deno.serve`), and encoding valid UTF-8 decoded
+ * gives back exactly the bytes received; `text()` and `json()` then need no decoding (871 bytes
+ * of JSON: `text()` 1.0 vs 2.3 µs). Not for bytes that are not UTF-8 (they would come back
+ * replaced), nor for a body starting with a BOM, which `text()` must strip. Only used together
+ * with {@linkcode DENO_HEADER_LIST}, which replaces the `text/plain` Content-Type a string body
+ * implies.
  */
 function denoStringBody(bytes: Uint8Array): string | null {
   const n = bytes.length;
-  if (n > STRING_BODY_MAX) return null;
-  const args = STRING_BODY_ARGS[n];
-  for (let i = 0; i < n; i++) {
-    const c = bytes[i];
-    if (c > 0x7f) return null;
-    args[i] = c;
-  }
-  return String.fromCharCode.apply(null, args);
+  if (n <= ASCII_BODY_MAX) {
+    const args = ASCII_BODY_ARGS[n];
+    let i = 0;
+    for (; i < n; i++) {
+      const c = bytes[i];
+      if (c > 0x7f) break;
+      args[i] = c;
+    }
+    if (i === n) return String.fromCharCode.apply(null, args);
+  } else if (n > STRING_BODY_MAX) return null;
+  const text = UTF8_AS_IS.decode(bytes);
+  // U+FFFD: invalid bytes were replaced (or the body had one: rare, and bytes are as good).
+  return text.charCodeAt(0) === 0xfeff || text.indexOf("\ufffd") !== -1 ? null : text;
 }
 
 /**

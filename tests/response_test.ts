@@ -160,6 +160,17 @@ const BODIES: Record<string, Uint8Array<ArrayBuffer>> = {
   "latin1 0xe9 (not UTF-8)": new Uint8Array([0x63, 0x61, 0x66, 0xe9]),
   "UTF-8 é": encoder.encode("café"),
   "a UTF-8 BOM": new Uint8Array([0xef, 0xbb, 0xbf, 0x41]),
+  "a BOM after the first character": encoder.encode("a\ufeffb"),
+  "U+FFFD as sent": encoder.encode("a\ufffdb"),
+  "4-byte UTF-8 (emoji) and a lone surrogate's bytes": new Uint8Array([
+    ...encoder.encode("x😀y"),
+    0xed,
+    0xa0,
+    0x80,
+  ]),
+  "4096 bytes of UTF-8 JSON": encoder.encode(JSON.stringify({ s: "é".repeat(2044) })),
+  "4097 bytes of UTF-8": encoder.encode("é".repeat(2048) + "!"),
+  "UTF-8 cut in the middle of a character": encoder.encode("ab€").subarray(0, 4).slice(),
 };
 
 describe("a fetched response carries the received fields and bytes exactly", () => {
@@ -241,6 +252,8 @@ describe("a fetched response returned from the runtime's own server is served as
       [PLAIN_HEAD, encoder.encode("hello")],
       [head, new Uint8Array([0x63, 0x61, 0x66, 0xe9])],
       [head.replace("Content-Length: 4", "Content-Length: 65"), encoder.encode("c".repeat(65))],
+      // UTF-8 whose string is shorter than its bytes: the length served must be the bytes'.
+      [PLAIN_HEAD.replace("Content-Length: 5", "Content-Length: 14"), encoder.encode("café ✓ 😀")],
     ];
     const handler = (request: Request): Response => {
       const [h, b] = cases[Number(new URL(request.url).searchParams.get("case"))];
