@@ -543,6 +543,13 @@ export class ResponseParser {
    */
   #cacheSpans: number[] = [];
   #cacheSpanCount = 0;
+  /** Whether the cached head had obs-text (see {@linkcode sawObsText}). */
+  #cacheObsText = false;
+  /**
+   * Entries of {@linkcode #spans} (from the start) whose lines are the cached head's, taken
+   * without parsing by {@linkcode #sharedLines}: their strings are the cached head's.
+   */
+  #sharedSpans = 0;
   #cacheNoBody = false;
   /** Consecutive cache misses; past {@linkcode CACHE_MISSES_BEFORE_BACKOFF}, stores thin out. */
   #cacheMisses = 0;
@@ -933,7 +940,15 @@ export class ResponseParser {
         // A head starts in this chunk: defer its strings, hoping it also ends here.
         this.#headStart = pos;
         this.#spanCount = 0;
+        this.#sharedSpans = 0;
         sawObsText = false;
+        if (cached !== null) {
+          const shared = this.#sharedLines(chunk, pos);
+          if (shared > 0) {
+            pos += shared;
+            continue;
+          }
+        }
       }
       // Never scan past the size limit: a line that does not end within it is too large.
       const allowed = max - this.#sectionSize;
@@ -1144,10 +1159,12 @@ export class ResponseParser {
     const cacheBytes = this.#cacheBytes!;
     const cacheSpans = this.#cacheSpans;
     const cacheCount = cached === null ? 0 : this.#cacheSpanCount;
+    const shared = this.#sharedSpans;
     let reason = knownReason(buf, spans[0], spans[1]);
     if (
-      reason === null && cacheCount > 0 && spans[1] - spans[0] === cacheSpans[1] - cacheSpans[0] &&
-      sameBytes(buf, spans[0], cacheBytes, cacheSpans[0], spans[1] - spans[0])
+      reason === null && cacheCount > 0 &&
+      (shared > 0 || spans[1] - spans[0] === cacheSpans[1] - cacheSpans[0] &&
+          sameBytes(buf, spans[0], cacheBytes, cacheSpans[0], spans[1] - spans[0]))
     ) {
       reason = cached!.statusText;
     }
@@ -1158,14 +1175,15 @@ export class ResponseParser {
       const valueStart = spans[k + 2];
       const valueEnd = spans[k + 3];
       if (k < cacheCount) {
-        // The same name length, the same OWS before the value, the same value length, and then
-        // the same bytes: the same strings.
+        // Taken as the cached head's by #sharedLines, or the same name length, the same OWS
+        // before the value, the same value length, and then the same bytes: the same strings.
         const cachedStart = cacheSpans[k];
         if (
+          k < shared ||
           spans[k + 1] - start === cacheSpans[k + 1] - cachedStart &&
-          valueStart - start === cacheSpans[k + 2] - cachedStart &&
-          valueEnd - valueStart === cacheSpans[k + 3] - cacheSpans[k + 2] &&
-          sameBytes(buf, start, cacheBytes, cachedStart, valueEnd - start)
+            valueStart - start === cacheSpans[k + 2] - cachedStart &&
+            valueEnd - valueStart === cacheSpans[k + 3] - cacheSpans[k + 2] &&
+            sameBytes(buf, start, cacheBytes, cachedStart, valueEnd - start)
         ) {
           const f = (k - 2) >> 1;
           fields.push(cached!.headers[f], cached!.headers[f + 1]);
@@ -1235,6 +1253,42 @@ export class ResponseParser {
   }
 
   /**
+   * On a head cache miss, the status line and field lines at the start of the head in `buf` from
+   * `start` that are byte for byte those of the cached head (say all but a changed `Date` and the
+   * lines after it) are taken without parsing: what parsing them gave is in the cached head and
+   * its spans. Only whole lines followed by another field line count, so the empty line, and
+   * with it the framing decision, is always parsed. Returns the bytes taken (0 for none), after
+   * which the parser is in the field lines as if it had parsed them.
+   */
+  #sharedLines(buf: Uint8Array, start: number): number {
+    const bytes = this.#cacheBytes!;
+    const n = Math.min(this.#cacheLength, buf.length - start);
+    let same = 0;
+    while (same < n && buf[start + same] === bytes[same]) same++;
+    // The start of field line i is cacheSpans[2 + 4i]: the lines before the last one starting
+    // within the equal bytes are whole (their LF is the byte before it).
+    const spans = this.#cacheSpans;
+    const count = this.#cacheSpanCount;
+    let end = 0;
+    let k = 2;
+    for (; k < count && spans[k] <= same; k += 4) end = spans[k];
+    // k - 4 is the span entry of the first line not taken.
+    const taken = k - 4;
+    if (end === 0 || this.#sectionSize + end > this.#maxHeaderSize) return 0;
+    const cached = this.#cacheHead!;
+    this.#minorVersion = cached.minorVersion;
+    this.#status = cached.status;
+    this.#fields = [];
+    this.#state = HEADERS;
+    this.#sectionSize += end;
+    const own = this.#spans;
+    for (let i = 0; i < taken; i++) own[i] = spans[i] + start;
+    this.#spanCount = this.#sharedSpans = taken;
+    if (this.#cacheObsText) sawObsText = true;
+    return end;
+  }
+
+  /**
    * Puts a final head parsed from `buf[start, end)` into the head cache (see
    * {@linkcode #cacheHead}). While heads keep differing, only every
    * {@linkcode CACHE_STORE_INTERVAL}th is stored, so a server whose heads always differ (a
@@ -1259,6 +1313,7 @@ export class ResponseParser {
     const count = this.#spanCount;
     for (let k = 0; k < count; k++) cacheSpans[k] = spans[k] - start;
     this.#cacheSpanCount = count;
+    this.#cacheObsText = sawObsText;
     head.shared = true;
     this.#cacheHead = Object.freeze(head);
     this.#cacheLength = n;

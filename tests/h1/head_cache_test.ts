@@ -126,6 +126,42 @@ describe("ResponseParser head cache", () => {
     }
   });
 
+  it("takes lines shared with the cached head, obs-text included, as a fresh parse would", () => {
+    // Enough differing strings after the shared lines for the parser to decode the head at once:
+    // a shared line with bytes above 0x7F (here UTF-8 for "é", two bytes but one char if
+    // decoded as UTF-8) must still rule that decode out, or the strings after it would shift.
+    const latin1Head = (n: number) => {
+      const text = "HTTP/1.1 200 OK\r\nServer: caf\xc3\xa9\r\nX-A: a" + n + "\r\nX-B: b" + n +
+        "\r\nX-C: c" + n + "\r\nContent-Length: 0\r\n\r\n";
+      return Uint8Array.from(text, (c) => c.charCodeAt(0));
+    };
+    const heads: ResponseHead[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead(head) {
+        heads.push(head);
+      },
+      onBody() {},
+    }, 8192);
+    for (let n = 0; n < 3; n++) {
+      parser.start(false);
+      parser.execute(latin1Head(n));
+      assert.equal(parser.complete, true);
+    }
+    assert.deepEqual(heads[2].headers, [
+      "server",
+      "caf\xc3\xa9",
+      "x-a",
+      "a2",
+      "x-b",
+      "b2",
+      "x-c",
+      "c2",
+      "content-length",
+      "0",
+    ]);
+  });
+
   it("does not reuse a head across a change of Content-Length by one digit", () => {
     const r = recorder();
     r.parse([HEAD + "hello world\n"]);
