@@ -30,6 +30,7 @@ import {
   type LatencyResult,
   latencyTable,
   median,
+  roundCpuRatio,
   roundRatio,
   type RunSettings,
   runtimeName,
@@ -42,7 +43,7 @@ import {
 import { MODES } from "./modes/mod.ts";
 import type { Mode, ModeContext, Wirefetch, WirefetchBuild } from "./modes/types.ts";
 import { BIG_BYTES, nginxServer, ownServer, urlTarget } from "./targets.ts";
-import { memoryTarget, useMemorySockets } from "./memory.ts";
+import { memoryTarget, useMemoryRuntimeSockets, useMemorySockets } from "./memory.ts";
 
 const HELP =
   `usage: deno run -A bench/bench.ts [MODE] [OPTIONS]   (bun bench/bench.ts, node bench/node.mjs)
@@ -56,6 +57,8 @@ options:
   --url=URL            use a running server: URL answers small bodies (keep-alive)
   --in-memory          no server: wirefetch's sockets answer from memory (its own CPU per
                        request); the raw loop and native fetch are left out
+  --in-memory=runtime  the same, but the runtime's own socket API (Deno.connect, Bun.connect)
+                       answers from memory, under each build's real socket adapter
   --big-url=URL        with --url: a URL answering a 64 MiB body
   --concurrency=1,16   concurrencies of the small-body cases (default 1,16)
   --rounds=N           alternating rounds per case (default 6)
@@ -181,13 +184,20 @@ async function runCases(
     );
   }
   const ratios: Record<string, Record<string, number>> = {};
-  const header = ["ratio (median of per-round ratios)", ...Object.keys(small).map((c) => `${c}`)];
+  // Each concurrency twice: by requests/s, and by CPU per request (steadier on a shared machine).
+  const header = [
+    "ratio (median of per-round ratios)",
+    ...Object.keys(small).flatMap((c) => [`${c}`, `${c} by CPU`]),
+  ];
   if (stream !== null) header.push("64 MiB stream");
   const rows: string[][] = [];
   for (const [a, b] of pairs) {
     const name = `${a}/${b}`;
     const values: Record<string, number> = {};
-    for (const [key, results] of Object.entries(small)) values[key] = roundRatio(results, a, b);
+    for (const [key, results] of Object.entries(small)) {
+      values[key] = roundRatio(results, a, b);
+      values[`${key}Cpu`] = roundCpuRatio(results, a, b);
+    }
     if (stream !== null) {
       const x = stream.find((r) => r.name === a);
       const y = stream.find((r) => r.name === b);
@@ -229,7 +239,10 @@ async function main(): Promise<number> {
   let exitCode = 0;
   try {
     const url = option(argv, "--url");
-    const inMemory = argv.includes("--in-memory");
+    // `--in-memory` replaces each build's connector; `--in-memory=runtime` the runtime's own
+    // socket API under the real adapters (bench/memory.ts).
+    const runtimeMemory = argv.includes("--in-memory=runtime");
+    const inMemory = runtimeMemory || argv.includes("--in-memory");
     const target: Target = inMemory
       ? memoryTarget
       : url !== null
@@ -246,7 +259,9 @@ async function main(): Promise<number> {
         cleanups.push(baseline.cleanup);
         builds.push(await load(baseline.dir, `@${baseline.label}`));
       }
-      if (inMemory) { for (const build of builds) await useMemorySockets(build); }
+      if (runtimeMemory) await useMemoryRuntimeSockets();
+      else if (inMemory && mode.inMemory !== undefined) await mode.inMemory(builds);
+      else if (inMemory) { for (const build of builds) await useMemorySockets(build); }
     }
     const context: ModeContext = {
       nativeFetch: (u) => nativeFetch(u),

@@ -70,6 +70,8 @@ export interface LatencyResult {
   rps: number;
   /** Requests/s of each round, in round order (the per-round ratios use these). */
   roundRps: number[];
+  /** CPU µs per request of each round, in round order (the per-round CPU ratios use these). */
+  roundCpuUs: number[];
   p50Us: number;
   p99Us: number;
   /** Bytes allocated on the JS heap per 10k requests (see {@linkcode AllocationMeter}). */
@@ -330,6 +332,7 @@ export async function latencyCase(
     seconds: 0,
     rps: 0,
     roundRps: [],
+    roundCpuUs: [],
     p50Us: 0,
     p99Us: 0,
     allocPer10k: 0,
@@ -342,6 +345,7 @@ export async function latencyCase(
   const server = candidates.map(() => ({ conns: 0, cpuUs: 0, known: false }));
   for (let r = 0; r < settings.rounds; r++) {
     const roundRps = new Array<number>(candidates.length);
+    const roundCpu = new Array<number>(candidates.length);
     for (const i of roundOrder(candidates.length, r)) {
       const before = await target.stats();
       const meter = new AllocationMeter();
@@ -369,8 +373,12 @@ export async function latencyCase(
       results[i].requests += count;
       results[i].seconds += ms / 1000;
       roundRps[i] = count / (ms / 1000);
+      roundCpu[i] = (cpu.user + cpu.system) / count;
     }
-    for (let i = 0; i < candidates.length; i++) results[i].roundRps.push(roundRps[i]);
+    for (let i = 0; i < candidates.length; i++) {
+      results[i].roundRps.push(roundRps[i]);
+      results[i].roundCpuUs.push(roundCpu[i]);
+    }
   }
   for (let i = 0; i < candidates.length; i++) {
     const res = results[i];
@@ -430,6 +438,19 @@ export function roundRatio(results: LatencyResult[], a: string, b: string): numb
   const y = results.find((r) => r.name === b);
   if (x === undefined || y === undefined) return NaN;
   return median(x.roundRps.map((v, i) => v / y.roundRps[i]));
+}
+
+/**
+ * The median over rounds of `b`'s CPU µs per request divided by `a`'s in the same round: like
+ * {@linkcode roundRatio}, above 1 when `a` is the cheaper. CPU per request moves less than
+ * requests/s when other processes take the cores (it does not count the time spent waiting for
+ * them), so on a shared machine it shows a small difference that requests/s hides.
+ */
+export function roundCpuRatio(results: LatencyResult[], a: string, b: string): number {
+  const x = results.find((r) => r.name === a);
+  const y = results.find((r) => r.name === b);
+  if (x === undefined || y === undefined) return NaN;
+  return median(x.roundCpuUs.map((v, i) => y.roundCpuUs[i] / v));
 }
 
 /** A number with fixed digits and thousands separators. */

@@ -55,6 +55,116 @@ class MemorySocket {
   }
 }
 
+// A Deno.Conn whose peer answers each write with RESPONSE: a read waits for it (or takes one
+// already there), as an op promise would.
+class MemoryDenoConn {
+  readonly localAddr = { hostname: "127.0.0.1", port: 1, transport: "tcp" };
+  readonly remoteAddr = { hostname: "127.0.0.1", port: 9, transport: "tcp" };
+  #reader: ((n: number | null) => void) | null = null;
+  #buffer: Uint8Array | null = null;
+  #ready = 0;
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#ready > 0) {
+      this.#ready--;
+      buffer.set(RESPONSE);
+      return Promise.resolve(RESPONSE.length);
+    }
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+      this.#buffer = buffer;
+    });
+  }
+  write(data: Uint8Array): Promise<number> {
+    const reader = this.#reader;
+    if (reader !== null) {
+      this.#reader = null;
+      this.#buffer!.set(RESPONSE);
+      reader(RESPONSE.length);
+    } else {
+      this.#ready++;
+    }
+    return Promise.resolve(data.length);
+  }
+  close(): void {
+    this.#reader?.(null);
+    this.#reader = null;
+  }
+  setNoDelay(): void {}
+  setKeepAlive(): void {}
+  ref(): void {}
+  unref(): void {}
+}
+
+interface BunHandlers {
+  open(raw: unknown): void;
+  data(raw: unknown, chunk: Uint8Array): void;
+  close(raw: unknown, error?: Error): void;
+}
+
+// A Bun socket whose peer answers each write with RESPONSE, delivered to the `data` handler on
+// the next microtask in a new Uint8Array, as Bun hands over a read.
+class MemoryBunSocket {
+  readonly localAddress = "127.0.0.1";
+  readonly localPort = 1;
+  readonly remoteAddress = "127.0.0.1";
+  readonly remotePort = 9;
+  readonly fd = -1;
+  readonly data: unknown;
+  #handlers: BunHandlers;
+  #answer = (): void => {
+    const chunk = new Uint8Array(RESPONSE.length);
+    chunk.set(RESPONSE);
+    this.#handlers.data(this, chunk);
+  };
+  constructor(handlers: BunHandlers, data: unknown) {
+    this.#handlers = handlers;
+    this.data = data;
+  }
+  write(data: Uint8Array): number {
+    queueMicrotask(this.#answer);
+    return data.length;
+  }
+  setNoDelay(): void {}
+  setKeepAlive(): void {}
+  ref(): void {}
+  unref(): void {}
+  pause(): void {}
+  resume(): void {}
+  terminate(): void {
+    this.#handlers.close(this);
+  }
+  end(): void {
+    this.terminate();
+  }
+}
+
+/**
+ * `--in-memory=runtime`: replaces the runtime's own socket API (`Deno.connect`, `Bun.connect`) for
+ * the whole process by one whose peer answers each write with RESPONSE, so every build runs its
+ * real socket adapter (src/runtime) over memory. The client's CPU per request then includes the
+ * adapter's reads, promises and chunk handling, still without the kernel or a server.
+ */
+export function useMemoryRuntimeSockets(): Promise<void> {
+  const g = globalThis as {
+    Deno?: { connect: unknown };
+    Bun?: { connect: unknown };
+  };
+  if (g.Bun !== undefined) {
+    g.Bun.connect = (options: { socket: BunHandlers; data: unknown }) => {
+      const socket = new MemoryBunSocket(options.socket, options.data);
+      options.socket.open(socket);
+      return Promise.resolve(socket);
+    };
+  } else if (g.Deno !== undefined) {
+    g.Deno.connect = () => Promise.resolve(new MemoryDenoConn());
+  } else {
+    return Promise.reject(
+      new Error("--in-memory=runtime: Deno and Bun only (Node runs the npm build over node:net)"),
+    );
+  }
+  return Promise.resolve();
+}
+
 /** Points the build's connector for this runtime at memory sockets. */
 export async function useMemorySockets(build: WirefetchBuild): Promise<void> {
   const ext = build.entry.endsWith(".js") ? "js" : "ts";

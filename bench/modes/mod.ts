@@ -4,6 +4,7 @@
  * @module
  */
 
+import { adapterCostMode } from "./adapter_cost.ts";
 import { defaultMode } from "./default.ts";
 import { hooksCostMode } from "./hooks_cost.ts";
 import { idleMemoryMode } from "./idle_memory.ts";
@@ -20,4 +21,5 @@ export const MODES: readonly Mode[] = [
   hooksCostMode,
   tcpInfoCostMode,
   idleMemoryMode,
+  adapterCostMode,
 ];

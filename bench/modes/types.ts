@@ -44,6 +44,11 @@ export interface Mode {
   wirefetch?(build: WirefetchBuild): Candidate[];
   /** Ratios to report, by candidate name ("wirefetch", "raw"), before baseline suffixes. */
   readonly ratios: readonly (readonly [string, string])[];
+  /**
+   * What `--in-memory` does for this mode (once, before its candidates are made); by default
+   * each build's socket connector is replaced by in-memory sockets (bench/memory.ts).
+   */
+  inMemory?(builds: WirefetchBuild[]): Promise<void>;
   /** Whether the 64 MiB streaming case runs (for candidates that can stream). */
   readonly big: boolean;
   /**

@@ -197,6 +197,10 @@ async function withSystemRoots(extra: readonly string[]): Promise<string[]> {
 }
 
 const handlers = {
+  // Chunks arrive as plain Uint8Arrays, not Node Buffers: the parser's `subarray`s and decodes
+  // take the typed array's own fast paths (a Buffer's go through its species constructor), and
+  // body chunks reach users with Uint8Array semantics (`slice` copies), as on Deno and Node.
+  binaryType: "uint8array",
   open(raw: BunRawSocket): void {
     const socket: BunSocket = raw.data;
     socket.attach(raw);
