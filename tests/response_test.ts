@@ -4,8 +4,9 @@
 // side, on every runtime.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ResponseHead } from "../src/h1/response_parser.ts";
+import { type ResponseHead, ResponseParser } from "../src/h1/response_parser.ts";
 import { makeResponse } from "../src/response.ts";
+import { withDeadline } from "./support/deadline.ts";
 
 const encoder = new TextEncoder();
 
@@ -126,5 +127,244 @@ describe("a fetched response's whole body reads as a native Response's", () => {
     assert.equal(length, 0);
     assert.equal(empty.bodyUsed, true);
     assert.equal(await fetched(new Uint8Array(0)).text(), "");
+  });
+});
+
+/** A response as the client builds it: the head parsed from `head`, then `body`. */
+function parsedResponse(head: string, body: Uint8Array<ArrayBuffer>): Response {
+  let parsed: ResponseHead | null = null;
+  const parser = new ResponseParser({
+    onInformational() {},
+    onHead(h) {
+      parsed = h;
+    },
+    onBody() {},
+  }, 8192);
+  parser.start(false);
+  parser.execute(encoder.encode(head));
+  return makeResponse(parsed!, body, "http://example.test/", false, null, false);
+}
+
+const PLAIN_HEAD = "HTTP/1.1 200 OK\r\nServer: nginx\r\nVary: a\r\nVary: b\r\n" +
+  "Content-Length: 5\r\n\r\n";
+
+// Bodies around the sizes and bytes where a runtime may be handed the body in another form
+// (on Deno small ASCII bodies go in as strings): each must come back exactly.
+const BODIES: Record<string, Uint8Array<ArrayBuffer>> = {
+  "empty": new Uint8Array(0),
+  "12 ASCII bytes": encoder.encode("hello world\n"),
+  "64 ASCII bytes": encoder.encode("a".repeat(63) + "\n"),
+  "65 ASCII bytes": encoder.encode("b".repeat(64) + "\n"),
+  "NUL and DEL": new Uint8Array([0x00, 0x41, 0x7f, 0x0a]),
+  "one byte 0x80": new Uint8Array([0x41, 0x80, 0x42]),
+  "latin1 0xe9 (not UTF-8)": new Uint8Array([0x63, 0x61, 0x66, 0xe9]),
+  "UTF-8 é": encoder.encode("café"),
+  "a UTF-8 BOM": new Uint8Array([0xef, 0xbb, 0xbf, 0x41]),
+  "a BOM after the first character": encoder.encode("a\ufeffb"),
+  "U+FFFD as sent": encoder.encode("a\ufffdb"),
+  "4-byte UTF-8 (emoji) and a lone surrogate's bytes": new Uint8Array([
+    ...encoder.encode("x😀y"),
+    0xed,
+    0xa0,
+    0x80,
+  ]),
+  "4096 bytes of UTF-8 JSON": encoder.encode(JSON.stringify({ s: "é".repeat(2044) })),
+  "4097 bytes of UTF-8": encoder.encode("é".repeat(2048) + "!"),
+  "UTF-8 cut in the middle of a character": encoder.encode("ab€").subarray(0, 4).slice(),
+};
+
+describe("a fetched response carries the received fields and bytes exactly", () => {
+  it("has the head's fields and no Content-Type the head did not have", () => {
+    const response = parsedResponse(PLAIN_HEAD, encoder.encode("hello"));
+    assert.deepEqual([...response.headers], [
+      ["content-length", "5"],
+      ["server", "nginx"],
+      ["vary", "a, b"],
+    ]);
+    assert.equal(response.headers.get("content-type"), null);
+    assert.equal(response.headers.has("content-type"), false);
+    assert.equal(response.status, 200);
+    assert.equal(response.statusText, "OK");
+    const copy = response.clone();
+    assert.equal(copy.status, 200);
+    assert.equal(copy.statusText, "OK");
+    assert.deepEqual([...copy.headers], [...response.headers]);
+    // Other reason phrases and statuses are kept as well.
+    const other = parsedResponse(PLAIN_HEAD.replace("200 OK", "200 Fine"), encoder.encode("hi"));
+    assert.equal(other.statusText, "Fine");
+    const empty = parsedResponse(PLAIN_HEAD.replace("200 OK", "200 "), encoder.encode("hi"));
+    assert.equal(empty.statusText, "");
+    const created = parsedResponse(PLAIN_HEAD.replace("200 OK", "201 OK"), encoder.encode("hi"));
+    assert.equal(created.status, 201);
+    assert.equal(created.statusText, "OK");
+  });
+
+  it("keeps the head's Content-Type as the only one", async () => {
+    const head =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/x-thing\r\nContent-Length: 2\r\n\r\n";
+    const response = parsedResponse(head, encoder.encode("hi"));
+    assert.deepEqual([...response.headers], [
+      ["content-length", "2"],
+      ["content-type", "application/x-thing"],
+    ]);
+    assert.equal((await response.blob()).type, "application/x-thing");
+  });
+
+  for (const [name, body] of Object.entries(BODIES)) {
+    it(`reads back ${name} as a native Response with the same bytes would`, async () => {
+      const copy = () => body.slice();
+      const asBytes = new Uint8Array(await parsedResponse(PLAIN_HEAD, copy()).arrayBuffer());
+      assert.deepEqual(asBytes, body);
+      assert.equal(
+        await parsedResponse(PLAIN_HEAD, copy()).text(),
+        await new Response(copy()).text(),
+      );
+      const blob = await parsedResponse(PLAIN_HEAD, copy()).blob();
+      assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), body);
+      // The type a native Response with these fields gives (Bun's says text/plain for bytes).
+      const nativeBlob = await new Response(copy(), { headers: [["server", "nginx"]] }).blob();
+      assert.equal(blob.type, nativeBlob.type);
+      let streamed = new Uint8Array(0);
+      for await (const chunk of parsedResponse(PLAIN_HEAD, copy()).body!) {
+        const joined = new Uint8Array(streamed.length + chunk.length);
+        joined.set(streamed);
+        joined.set(chunk, streamed.length);
+        streamed = joined;
+      }
+      assert.deepEqual(streamed, body);
+      const cloned = parsedResponse(PLAIN_HEAD, copy()).clone();
+      assert.deepEqual(new Uint8Array(await cloned.arrayBuffer()), body);
+    });
+  }
+});
+
+describe("a fetched response returned from the runtime's own server is served as received", () => {
+  // Deno.serve and Bun.serve read a returned Response's status, header list and body from the
+  // runtime's internal slots, not through its getters: what wirefetch puts there must be whole.
+  // Each fetched response is served beside a native Response built from the same fields and
+  // bytes, and both must arrive alike (the servers add fields of their own, such as Date, and
+  // Bun.serve a default Content-Type). Node has no server that takes a Response; there
+  // node:http writes each response's parts.
+  it("keeps status, fields and body bytes (Deno.serve, Bun.serve; node:http on Node)", async () => {
+    const head = "HTTP/1.1 404 Not Found\r\nContent-Type: application/x-thing\r\nX-One: 1\r\n" +
+      "Content-Length: 4\r\n\r\n";
+    const cases: [string, Uint8Array<ArrayBuffer>][] = [
+      [PLAIN_HEAD, encoder.encode("hello")],
+      [head, new Uint8Array([0x63, 0x61, 0x66, 0xe9])],
+      [head.replace("Content-Length: 4", "Content-Length: 65"), encoder.encode("c".repeat(65))],
+      // UTF-8 whose string is shorter than its bytes: the length served must be the bytes'.
+      [PLAIN_HEAD.replace("Content-Length: 5", "Content-Length: 14"), encoder.encode("café ✓ 😀")],
+    ];
+    const handler = (request: Request): Response => {
+      const [h, b] = cases[Number(new URL(request.url).searchParams.get("case"))];
+      const fetched = parsedResponse(h, b.slice());
+      if (request.headers.get("x-native") === null) return fetched;
+      return new Response(b.slice(), {
+        status: fetched.status,
+        statusText: fetched.statusText,
+        headers: [...fetched.headers],
+      });
+    };
+    const g = globalThis as {
+      Deno?: {
+        serve?: (
+          options: unknown,
+          handler: (request: Request) => Response,
+        ) => { addr: { port: number }; shutdown(): Promise<void> };
+      };
+      Bun?: { serve?: (options: unknown) => { port: number; stop(force: boolean): void } };
+    };
+    let port: number;
+    let stop: () => Promise<void>;
+    if (g.Bun?.serve !== undefined) {
+      const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+      port = server.port;
+      stop = () => Promise.resolve(server.stop(true));
+    } else if (g.Deno?.serve !== undefined) {
+      const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+      port = server.addr.port;
+      stop = () => server.shutdown();
+    } else {
+      const http = await import("node:http");
+      const server = http.createServer(async (req, res) => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(req.headers)) headers.set(name, String(value));
+        const response = handler(new Request(`http://127.0.0.1${req.url}`, { headers }));
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        res.writeHead(response.status, response.statusText, [...response.headers].flat());
+        res.end(bytes);
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      port = (server.address() as { port: number }).port;
+      stop = () => new Promise((resolve) => server.close(() => resolve()));
+    }
+    const received = async (i: number, native: boolean) => {
+      const response = await withDeadline(
+        fetch(`http://127.0.0.1:${port}/?case=${i}`, {
+          headers: native ? { "x-native": "1" } : {},
+        }),
+      );
+      const bytes = new Uint8Array(await withDeadline(response.arrayBuffer()));
+      const fields = [...response.headers].filter(([name]) => name !== "date");
+      return { status: response.status, fields, bytes };
+    };
+    try {
+      for (let i = 0; i < cases.length; i++) {
+        const fetched = await received(i, false);
+        assert.deepEqual(fetched, await received(i, true));
+        assert.equal(fetched.status, Number(cases[i][0].slice(9, 12)));
+        assert.deepEqual(fetched.bytes, cases[i][1]);
+      }
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe("responses whose head came from the parser's head cache", () => {
+  it("each have all the fields, duplicates and Set-Cookie lines included, in their own Headers", async () => {
+    const head = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: x\r\nVary: y\r\n" +
+      "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n";
+    const heads: ResponseHead[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead(h) {
+        heads.push(h);
+      },
+      onBody() {},
+    }, 8192);
+    const responses: Response[] = [];
+    for (let i = 0; i < 3; i++) {
+      parser.start(false);
+      parser.execute(encoder.encode(head + "ok"));
+      responses.push(
+        makeResponse(heads[i], encoder.encode("ok"), "http://example.test/", false, null, true),
+      );
+    }
+    // The parser shared one head between the three (its head cache).
+    assert.equal(heads[1], heads[0]);
+    assert.equal(heads[2], heads[0]);
+    // What the runtime's own Headers shows for these fields (Bun lists Set-Cookie last).
+    const native = new Headers();
+    for (let i = 0; i < heads[0].headers.length; i += 2) {
+      native.append(heads[0].headers[i], heads[0].headers[i + 1]);
+    }
+    for (const response of responses) {
+      assert.deepEqual([...response.headers], [...native]);
+      assert.deepEqual(
+        [...response.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+        [
+          ["content-length", "2"],
+          ["content-type", "text/plain"],
+          ["set-cookie", "a=1"],
+          ["set-cookie", "b=2"],
+          ["vary", "x, y"],
+        ],
+      );
+      assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+      assert.throws(() => response.headers.append("x-more", "1"), TypeError);
+      assert.equal(await response.text(), "ok");
+    }
+    assert.notEqual(responses[0].headers, responses[1].headers);
   });
 });
