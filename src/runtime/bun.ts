@@ -27,7 +27,7 @@ function family(address: string): "IPv4" | "IPv6" {
 
 /**
  * Writes up to this many bytes (a request head, a small body) may be deferred; see
- * {@linkcode deferWrite}.
+ * {@linkcode flushDeferredWrites}.
  */
 const DEFER_MAX_BYTES = 16 * 1024;
 
@@ -37,6 +37,14 @@ let busySockets = 0;
 let deferredSockets: BunSocket[] = [];
 /** Whether a flush of {@linkcode deferredSockets} is scheduled. */
 let flushScheduled = false;
+/**
+ * Writes to make at once before deferring is tried again: a flush that found one socket only
+ * batched nothing (replies come one per event loop turn, as from a distant server), and
+ * deferring then costs an event loop turn per request for no gain.
+ */
+let directWrites = 0;
+/** {@linkcode directWrites} after a flush of a single socket. */
+const DIRECT_WRITES_AFTER_LONE_FLUSH = 64;
 
 /**
  * Writes what every socket deferred, in one go after the reads of this event loop turn.
@@ -54,6 +62,7 @@ function flushDeferredWrites(): void {
   flushScheduled = false;
   const sockets = deferredSockets;
   deferredSockets = [];
+  if (sockets.length === 1) directWrites = DIRECT_WRITES_AFTER_LONE_FLUSH;
   for (let i = 0; i < sockets.length; i++) sockets[i].flushDeferred();
 }
 
@@ -140,6 +149,10 @@ class BunSocket implements Socket {
     // Deferred only while another connection also waits for a response (more replies may come
     // in this event loop turn): a lone request is written at once, adding no latency.
     if (busySockets > 1 && this.pending === null && data.length <= DEFER_MAX_BYTES) {
+      if (directWrites > 0) {
+        directWrites--;
+        return this.writeNow(data);
+      }
       this.deferred = data;
       deferredSockets.push(this);
       if (!flushScheduled) {
