@@ -15,6 +15,7 @@ import {
   type TlsSettings,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
+import { type BatchedWriter, holdWrite, markBusy, markIdle, releaseHeld } from "./write_batch.ts";
 import { WirefetchError } from "../errors.ts";
 import { nodeConnector, startTlsOver } from "./node.ts";
 
@@ -50,7 +51,7 @@ function toAddress(
   };
 }
 
-class DenoSocket implements Socket {
+class DenoSocket implements Socket, BatchedWriter {
   readonly localAddress: NetAddress;
   readonly remoteAddress: NetAddress;
   readonly alpnProtocol: string | null;
@@ -70,6 +71,9 @@ class DenoSocket implements Socket {
   #queue: Uint8Array[] = [];
   #flushed: Promise<void> | null = null;
   #inFlight: Uint8Array | null = null;
+  // write_batch.ts's state.
+  batchBusy = false;
+  batchHeld: Uint8Array | null = null;
   // Bound once per socket: a write allocates no closures.
   #onWritten = (n: number): Promise<void> | undefined => this.#written(n);
   #onWriteFailed = (error: unknown): void => this.#writeFailed(error);
@@ -107,6 +111,7 @@ class DenoSocket implements Socket {
       return undefined;
     }
     this.#closed = true;
+    markIdle(this);
     return this.#conn;
   }
 
@@ -175,6 +180,18 @@ class DenoSocket implements Socket {
 
   write(data: Uint8Array): Promise<void> | null {
     if (this.#closed) return null;
+    // A small write made while other connections wait for responses goes out with theirs after
+    // this turn's reads (write_batch.ts); what this socket held goes before this write.
+    if (this.batchHeld !== null) releaseHeld(this);
+    if (this.#flushed === null && holdWrite(this, data)) return null;
+    return this.#send(data);
+  }
+
+  writeHeld(data: Uint8Array): void {
+    if (!this.#closed) this.#send(data);
+  }
+
+  #send(data: Uint8Array): Promise<void> | null {
     // Deno's write ops may complete out of order when issued concurrently, so only one is ever in
     // flight; bytes written meanwhile queue behind it, and every caller gets the promise that
     // settles once its bytes are written.
@@ -244,6 +261,7 @@ class DenoSocket implements Socket {
   }
 
   unref(): void {
+    markIdle(this);
     this.#conn.unref?.();
     // The connection unrefs a socket going idle from inside onSocketData, before the loop issues
     // its next read: make that read a small one, so a socket waiting in the pool after a bulk
@@ -261,11 +279,15 @@ class DenoSocket implements Socket {
   }
 
   ref(): void {
+    if (!this.#closed) markBusy(this);
     this.#conn.ref?.();
   }
 
   close(): void {
     if (this.#closed) return;
+    // Held bytes go out first, as they would have without holding.
+    releaseHeld(this);
+    markIdle(this);
     this.#closed = true;
     try {
       this.#conn.close();
