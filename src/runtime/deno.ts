@@ -15,7 +15,7 @@ import {
   type TlsSettings,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
-import { type BatchedWriter, holdWrite, markBusy, markIdle, releaseHeld } from "./write_batch.ts";
+import { type BatchedWriter, writeBatch } from "./write_batch.ts";
 import { WirefetchError } from "../errors.ts";
 import { nodeConnector, startTlsOver } from "./node.ts";
 
@@ -111,7 +111,7 @@ class DenoSocket implements Socket, BatchedWriter {
       return undefined;
     }
     this.#closed = true;
-    markIdle(this);
+    writeBatch.markIdle(this);
     return this.#conn;
   }
 
@@ -182,8 +182,8 @@ class DenoSocket implements Socket, BatchedWriter {
     if (this.#closed) return null;
     // A small write made while other connections wait for responses goes out with theirs after
     // this turn's reads (write_batch.ts); what this socket held goes before this write.
-    if (this.batchHeld !== null) releaseHeld(this);
-    if (this.#flushed === null && holdWrite(this, data)) return null;
+    if (this.batchHeld !== null) writeBatch.release(this);
+    if (this.#flushed === null && writeBatch.hold(this, data)) return null;
     return this.#send(data);
   }
 
@@ -261,7 +261,7 @@ class DenoSocket implements Socket, BatchedWriter {
   }
 
   unref(): void {
-    markIdle(this);
+    writeBatch.markIdle(this);
     this.#conn.unref?.();
     // The connection unrefs a socket going idle from inside onSocketData, before the loop issues
     // its next read: make that read a small one, so a socket waiting in the pool after a bulk
@@ -279,15 +279,15 @@ class DenoSocket implements Socket, BatchedWriter {
   }
 
   ref(): void {
-    if (!this.#closed) markBusy(this);
+    if (!this.#closed) writeBatch.markBusy(this);
     this.#conn.ref?.();
   }
 
   close(): void {
     if (this.#closed) return;
     // Held bytes go out first, as they would have without holding.
-    releaseHeld(this);
-    markIdle(this);
+    writeBatch.release(this);
+    writeBatch.markIdle(this);
     this.#closed = true;
     try {
       this.#conn.close();
