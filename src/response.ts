@@ -662,6 +662,37 @@ const bodyStrategy: QueuingStrategy<Uint8Array> = {
 };
 
 /**
+ * The controller of a streamed body as its feeder sees it: a chunk that is a view into a larger
+ * buffer is copied before it reaches the caller. The socket adapters hand out views (on Deno, of
+ * a slab the socket's later reads go into; everywhere, the parser cuts a read's body pieces out
+ * of it), and a caller owns a chunk's `buffer` as native fetch's callers do: enqueueing a chunk
+ * into a byte stream or posting it with `transfer` detaches that buffer, which would empty every
+ * other chunk sharing it and fail the socket's pending read. A chunk that is its whole buffer
+ * (a bulk read of body bytes only, on Node and Bun) goes through as is. A body received whole
+ * never gets here: its Response copies or decodes it.
+ */
+class OwnChunks implements ReadableStreamDefaultController<Uint8Array> {
+  #inner: ReadableStreamDefaultController<Uint8Array>;
+  constructor(inner: ReadableStreamDefaultController<Uint8Array>) {
+    this.#inner = inner;
+  }
+  get desiredSize(): number | null {
+    return this.#inner.desiredSize;
+  }
+  enqueue(chunk: Uint8Array): void {
+    this.#inner.enqueue(
+      chunk.byteLength === chunk.buffer.byteLength ? chunk : (chunk.slice() as Uint8Array),
+    );
+  }
+  close(): void {
+    this.#inner.close();
+  }
+  error(reason?: unknown): void {
+    this.#inner.error(reason);
+  }
+}
+
+/**
  * The underlying source of a streamed response body. Its methods live on the prototype, so a
  * streamed response allocates no closures.
  */
@@ -690,7 +721,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
 
   /** @internal */
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.controller = controller;
+    this.controller = new OwnChunks(controller);
   }
 
   /** @internal */
