@@ -368,3 +368,48 @@ describe("responses whose head came from the parser's head cache", () => {
     assert.notEqual(responses[0].headers, responses[1].headers);
   });
 });
+
+describe("a fetched response's reason phrase", () => {
+  // The runtime reads its own Response's status and reason phrase from internal slots, not through
+  // the getters: Deno's Cache API stores them (a fetched 200 OK put in a cache must come back
+  // "OK", as native fetch's does), and the runtime's own clone copies them.
+  it("is in the runtime's own Response, for a parsed head and one from the head cache", async () => {
+    const heads: ResponseHead[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead(h) {
+        heads.push(h);
+      },
+      onBody() {},
+    }, 8192);
+    for (const head of [PLAIN_HEAD, PLAIN_HEAD, PLAIN_HEAD.replace("200 OK", "200 Fine")]) {
+      parser.start(false);
+      parser.execute(encoder.encode(head));
+    }
+    assert.equal(heads[1].shared, true, "the second head came from the head cache");
+    for (
+      const [head, reason] of [[heads[0], "OK"], [heads[1], "OK"], [heads[2], "Fine"]] as const
+    ) {
+      const response = () =>
+        makeResponse(head, encoder.encode("hello"), "http://example.test/", false, null, false);
+      assert.equal(response().statusText, reason);
+      const nativeClone = Response.prototype.clone.call(response());
+      assert.equal(nativeClone.statusText, reason);
+      assert.equal(nativeClone.status, 200);
+      const storage = (globalThis as { caches?: CacheStorage }).caches;
+      if (storage !== undefined) {
+        // Deno: the Cache API keeps what the runtime's Response holds.
+        const name = `wirefetch-reason-${Math.random()}`;
+        const cache = await withDeadline(storage.open(name));
+        try {
+          await withDeadline(cache.put("http://example.test/x", response()));
+          const back = await withDeadline(cache.match("http://example.test/x"));
+          assert.equal(back?.statusText, reason);
+          assert.equal(await withDeadline(back!.text()), "hello");
+        } finally {
+          await withDeadline(storage.delete(name));
+        }
+      }
+    }
+  });
+});
