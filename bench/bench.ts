@@ -264,7 +264,7 @@ async function main(): Promise<number> {
       else if (inMemory) { for (const build of builds) await useMemorySockets(build); }
     }
     const context: ModeContext = {
-      nativeFetch: (u) => nativeFetch(u),
+      nativeFetch: (u, init) => nativeFetch(u, init),
       target,
       settings,
       concurrencies,

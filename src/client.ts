@@ -5,7 +5,8 @@
  */
 
 import { networkError, WirefetchError } from "./errors.ts";
-import { type ConnectionSubject, FetchTask } from "./exchange.ts";
+import type { ConnectionSubject } from "./exchange/context.ts";
+import { FetchTask } from "./exchange/task.ts";
 import { Dialer } from "./net/dial.ts";
 import { type LookupFunction, Resolver } from "./net/resolve.ts";
 import type { Connection, ConnectionLimits } from "./pool/connection.ts";
@@ -452,6 +453,8 @@ export class Client extends EventTarget {
   #pools = new Map<string, OriginPool>();
   // The pool of each origin for requests without route options of their own: one lookup.
   #byOrigin = new Map<string, OriginPool>();
+  #lastUrl: URL | null = null;
+  #lastPool: OriginPool | null = null;
   #router: Router;
   #settings: PoolSettings;
   #maxIdle: number;
@@ -823,9 +826,11 @@ export class Client extends EventTarget {
       if (at >= 0) spec.headers[at + 1] = value;
       else spec.headers.push(lower, value);
     };
+    // A copy: the request's URL may be shared with other requests (see request.ts).
+    const url = this.#observers.length === 0 ? spec.url : new URL(spec.url.href);
     for (const observer of this.#observers) {
       try {
-        const hooks = observer.onRequest(spec.method, spec.url, setHeader);
+        const hooks = observer.onRequest(spec.method, url, setHeader);
         if (hooks !== null) list.push(hooks);
       } catch (error) {
         this.#reporter.report("instrumentation", "request", error);
@@ -860,8 +865,15 @@ export class Client extends EventTarget {
   /** @internal The pool of the route to `url`, created on first use. */
   poolFor(url: URL, options?: RouteOptions): OriginPool {
     if (options === undefined) {
+      // Repeated requests for one URL text share one URL object (request.ts), never written
+      // into: its pool is found by identity, without building and hashing `url.origin`.
+      if (url === this.#lastUrl) return this.#lastPool!;
       const pool = this.#byOrigin.get(url.origin);
-      if (pool !== undefined) return pool;
+      if (pool !== undefined) {
+        this.#lastUrl = url;
+        this.#lastPool = pool;
+        return pool;
+      }
     }
     const route = this.#router.route(url, options);
     let pool = this.#pools.get(route.key);
@@ -869,7 +881,11 @@ export class Client extends EventTarget {
       pool = new OriginPool(route.key, route, this.#settings, this);
       this.#pools.set(route.key, pool);
     }
-    if (options === undefined) this.#byOrigin.set(url.origin, pool);
+    if (options === undefined) {
+      this.#byOrigin.set(url.origin, pool);
+      this.#lastUrl = url;
+      this.#lastPool = pool;
+    }
     return pool;
   }
 

@@ -18,6 +18,17 @@ import {
 export type RequestBody =
   | { readonly kind: "bytes"; readonly bytes: Uint8Array }
   | {
+    /**
+     * A small string, encoded (UTF-8) only when it is written, straight into the buffer that
+     * carries the head: one allocation instead of two (on Deno each typed array costs an
+     * allocation outside the heap).
+     */
+    readonly kind: "text";
+    readonly text: string;
+    /** Its length in UTF-8 bytes. */
+    readonly length: number;
+  }
+  | {
     readonly kind: "stream";
     readonly stream: ReadableStream<Uint8Array>;
     /** Exact length for Content-Length framing, or -1 for chunked. */
@@ -179,6 +190,79 @@ function removeHeader(list: string[], name: string): void {
   for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === name) list.splice(i, 2);
 }
 
+// The casing of the list flattenInit returned last (a module variable rather than a result
+// object, which would be an allocation); read-only once made, so it may be shared.
+let flatCasing: Map<string, string> | null = null;
+
+// The last plain-object header init flattened: its names and values as given, and the result.
+// Callers tend to pass the same fields on every request (often the same object, which may have
+// changed since: so compared by content); a match skips validation and lowercasing.
+let lastRaw: string[] = [];
+let lastFlat: readonly string[] = [];
+let lastCasing: Map<string, string> | null = null;
+
+/** `flattenHeaders` with the caller's casing, into `flatCasing`; a record init is memoized. */
+function flattenInit(init: HeadersInit | null): string[] {
+  // A Headers object is iterable: the second test sends it to flattenHeaders too.
+  if (
+    init === null || typeof init !== "object" ||
+    typeof (init as unknown as Iterable<unknown>)[Symbol.iterator] === "function"
+  ) {
+    const casing = new Map<string, string>();
+    const list = flattenHeaders(init, casing);
+    flatCasing = casing.size === 0 ? null : casing;
+    return list;
+  }
+  return flattenRecord(init as Record<string, unknown>);
+}
+
+function flattenRecord(init: Record<string, unknown>): string[] {
+  const last = lastRaw;
+  let same = 0;
+  // Made once a field differs from the last call's: then every field is validated as usual,
+  // in order, each value converted to a string once.
+  let list: string[] | null = null;
+  let raw: string[] = last;
+  let casing: Map<string, string> | null = null;
+  for (const name in init) {
+    const value = String(init[name]);
+    if (list === null) {
+      if (same < last.length && last[same] === name && last[same + 1] === value) {
+        same += 2;
+        continue;
+      }
+      list = [];
+      raw = [];
+      casing = new Map();
+      for (let i = 0; i < same; i += 2) {
+        pushHeader(list, last[i], last[i + 1], casing);
+        raw.push(last[i], last[i + 1]);
+      }
+    }
+    pushHeader(list, name, value, casing);
+    raw.push(name, value);
+  }
+  if (list === null) {
+    if (same === last.length) {
+      flatCasing = lastCasing;
+      return lastFlat.slice();
+    }
+    // The fields of the last call, fewer of them.
+    list = [];
+    raw = [];
+    casing = new Map();
+    for (let i = 0; i < same; i += 2) {
+      pushHeader(list, last[i], last[i + 1], casing);
+      raw.push(last[i], last[i + 1]);
+    }
+  }
+  flatCasing = casing!.size === 0 ? null : casing;
+  lastRaw = raw;
+  lastFlat = list.slice();
+  lastCasing = flatCasing;
+  return list;
+}
+
 function copyBytes(view: ArrayBufferView | ArrayBuffer): Uint8Array {
   // The standard snapshots the bytes when the request is made; a caller that reuses its buffer
   // right after calling fetch must not change what goes on the wire.
@@ -195,10 +279,35 @@ interface Extracted {
 // being copied into memory first.
 const BLOB_STREAM_THRESHOLD = 1 << 20;
 
+// Strings up to this length stay strings until written (see RequestBody "text"): measuring
+// their UTF-8 length is a scan, cheaper than encoding only while they are short.
+const TEXT_BODY_MAX = 16 * 1024;
+
+/** The length in bytes of `text` encoded as UTF-8 (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(text: string): number {
+  const length = text.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (
+      c >= 0xd800 && c <= 0xdbff && i + 1 < length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      // A surrogate pair: two code units, four bytes.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 function extractBody(init: unknown): Extracted | Promise<Extracted> {
   if (typeof init === "string") {
     return {
-      body: { kind: "bytes", bytes: encoder.encode(init) },
+      body: init.length <= TEXT_BODY_MAX
+        ? { kind: "text", text: init, length: utf8Length(init) }
+        : { kind: "bytes", bytes: encoder.encode(init) },
       contentType: "text/plain;charset=UTF-8",
     };
   }
@@ -378,6 +487,42 @@ function isSignal(value: unknown): value is AbortSignal {
     typeof (value as AbortSignal).addEventListener === "function";
 }
 
+// Parsed URLs of http(s) inputs without credentials, by their text (a string input, a URL
+// input's href, a Request's url), shared by every request for the same text: parsing costs about as much as the
+// rest of building a request, and one URL object per text lets the client find its pool by
+// identity. Nothing writes into a RequestSpec's URL (a redirect replaces it; credentials are
+// stripped from a copy; observers get a copy), so sharing is safe, and a caller's own URL object
+// is never kept (the caller may change it). Bounded: emptied when full, no LRU bookkeeping.
+const plainUrls = new Map<string, URL>();
+const PLAIN_URLS_MAX = 256;
+
+// Whether the URL parseUrl returned last is a shared one from plainUrls (http(s), no
+// credentials): a module variable rather than a result object, which would be an allocation.
+let parsedPlain = false;
+
+/** The URL of `text` (resolved against `base`), shared when it is a plain http(s) one. */
+function parseUrl(text: string, base: string | undefined): URL {
+  if (base !== undefined) {
+    // Against a base (a `location`), a text may mean another URL once the base changes (even
+    // "http:x" is relative to an http: base): not shared.
+    parsedPlain = false;
+    return new URL(text, base);
+  }
+  const hit = plainUrls.get(text);
+  if (hit !== undefined) {
+    parsedPlain = true;
+    return hit;
+  }
+  const url = new URL(text);
+  parsedPlain = (url.protocol === "http:" || url.protocol === "https:") &&
+    url.username === "" && url.password === "";
+  if (parsedPlain) {
+    if (plainUrls.size >= PLAIN_URLS_MAX) plainUrls.clear();
+    plainUrls.set(text, url);
+  }
+  return url;
+}
+
 /**
  * Builds the {@linkcode RequestSpec} for `fetch(input, init)`. Synchronous on the common path
  * (URL or string input, no body or a string/bytes body); a promise when the body must be read.
@@ -406,6 +551,8 @@ export function toRequestSpec(
   let referrerPolicy: ReferrerPolicy = "";
   let mode: RequestMode = "cors";
   let integrity = "";
+  // The URL is a shared one from plainUrls: http(s), no credentials.
+  let plain = false;
 
   // Web IDL converts the init dictionary before the Request constructor runs a step: a signal
   // that is not an AbortSignal is a TypeError even before the URL is looked at.
@@ -414,7 +561,8 @@ export function toRequestSpec(
     throw new TypeError("signal is not an AbortSignal");
   }
   if (input instanceof Request) {
-    url = new URL(input.url);
+    url = parseUrl(input.url, undefined);
+    plain = parsedPlain;
     method = input.method;
     signal = input.signal;
     redirect = input.redirect;
@@ -424,23 +572,26 @@ export function toRequestSpec(
     mode = input.mode === "same-origin" || input.mode === "no-cors" ? input.mode : "cors";
     integrity = input.integrity ?? "";
     if (init?.headers !== undefined) {
-      casing = new Map();
-      headers = flattenHeaders(init.headers, casing);
+      headers = flattenInit(init.headers);
+      casing = flatCasing;
     } else {
       headers = flattenHeaders(input.headers);
     }
     requestBody = input.body;
   } else {
-    url = input instanceof URL ? input : new URL(String(input), locationBase());
+    url = input instanceof URL
+      ? parseUrl(input.href, undefined)
+      : parseUrl(String(input), locationBase());
+    plain = parsedPlain;
     if (init?.headers !== undefined) {
-      casing = new Map();
-      headers = flattenHeaders(init.headers, casing);
+      headers = flattenInit(init.headers);
+      casing = flatCasing;
     } else {
       headers = [];
     }
   }
   if (casing !== null && casing.size === 0) casing = null;
-  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  if (!plain && url.protocol !== "http:" && url.protocol !== "https:") return null;
   if (init !== undefined) {
     if (init.method !== undefined) method = normalizeMethod(String(init.method));
     if (initSignal !== undefined) signal = initSignal;
@@ -469,12 +620,16 @@ export function toRequestSpec(
   let closeAfter = false;
   let host: string | null = null;
   let userLength = -1;
+  // Whether a field fetch frames or writes itself (below) is among the caller's.
+  let framing = false;
   for (let i = 0; i < headers.length; i += 2) {
     switch (headers[i]) {
       case "host":
+        framing = true;
         host = headers[i + 1];
         break;
       case "connection": {
+        framing = true;
         const tokens = headers[i + 1].toLowerCase().split(",").map((t) => t.trim());
         for (const token of tokens) {
           if (token === "close") closeAfter = true;
@@ -486,11 +641,13 @@ export function toRequestSpec(
         break;
       }
       case "transfer-encoding":
+        framing = true;
         if (headers[i + 1].toLowerCase() !== "chunked") {
           throw new TypeError(`unsupported Transfer-Encoding: ${headers[i + 1]}`);
         }
         break;
       case "content-length":
+        framing = true;
         if (!/^\d+$/.test(headers[i + 1])) {
           throw new TypeError(`invalid Content-Length: ${headers[i + 1]}`);
         }
@@ -498,13 +655,15 @@ export function toRequestSpec(
         break;
     }
   }
-  // We frame the body ourselves and write Host from `host`; the caller's copies go.
-  removeHeader(headers, "host");
-  removeHeader(headers, "transfer-encoding");
-  removeHeader(headers, "content-length");
-  removeHeader(headers, "connection");
+  if (framing) {
+    // We frame the body ourselves and write Host from `host`; the caller's copies go.
+    removeHeader(headers, "host");
+    removeHeader(headers, "transfer-encoding");
+    removeHeader(headers, "content-length");
+    removeHeader(headers, "connection");
+  }
 
-  if (url.username !== "" || url.password !== "") {
+  if (!plain && (url.username !== "" || url.password !== "")) {
     if (findHeader(headers, "authorization") < 0) {
       let credentials: string;
       try {
@@ -569,9 +728,10 @@ function withBody(
     spec.headers.push("content-type", contentType);
   }
   if (userLength >= 0) {
-    if (body.kind === "bytes" && body.bytes.length !== userLength) {
+    const length = body.kind === "bytes" ? body.bytes.length : body.length;
+    if (body.kind !== "stream" && length !== userLength) {
       throw new TypeError(
-        `Content-Length ${userLength} does not match the body's ${body.bytes.length} bytes`,
+        `Content-Length ${userLength} does not match the body's ${length} bytes`,
       );
     }
     if (body.kind === "stream") body = { kind: "stream", stream: body.stream, length: userLength };

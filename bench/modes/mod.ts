@@ -6,6 +6,7 @@
 
 import { adapterCostMode } from "./adapter_cost.ts";
 import { defaultMode } from "./default.ts";
+import { fieldsMode } from "./fields.ts";
 import { hooksCostMode } from "./hooks_cost.ts";
 import { idleMemoryMode } from "./idle_memory.ts";
 import { selfTestMode } from "./self_test.ts";
@@ -22,4 +23,5 @@ export const MODES: readonly Mode[] = [
   tcpInfoCostMode,
   idleMemoryMode,
   adapterCostMode,
+  fieldsMode,
 ];

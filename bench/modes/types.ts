@@ -25,7 +25,7 @@ export interface WirefetchBuild {
 /** What a mode gets to work with. */
 export interface ModeContext {
   /** The runtime's fetch, captured before wirefetch was imported. */
-  readonly nativeFetch: (url: string) => Promise<Response>;
+  readonly nativeFetch: (url: string, init?: RequestInit) => Promise<Response>;
   readonly target: Target;
   readonly settings: RunSettings;
   /** Concurrencies of the latency cases (`--concurrency=1,16`). */

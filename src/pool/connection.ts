@@ -62,9 +62,14 @@ export interface FailureInfo {
 export interface Exchange {
   /** The encoded request head. */
   readonly head: Uint8Array;
-  /** The request body: bytes sent with Content-Length, or a stream. */
-  readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
-  /** For a stream body: its exact length (Content-Length), or -1 to send it chunked. */
+  /**
+   * The request body: bytes, or a string sent as UTF-8, with Content-Length; or a stream.
+   */
+  readonly body: Uint8Array | string | ReadableStream<Uint8Array> | null;
+  /**
+   * A string body's length in UTF-8 bytes; a stream body's exact length (Content-Length), or -1
+   * to send it chunked.
+   */
   readonly bodyLength: number;
   /** True for HEAD: the response has no body whatever its headers say. */
   readonly headOnly: boolean;
@@ -99,8 +104,11 @@ export interface Exchange {
 
 /** What a connection needs from the pool that owns it. */
 export interface ConnectionOwner {
-  /** The exchange completed and the connection may serve another request. */
-  onConnectionReusable(connection: Connection): void;
+  /**
+   * The exchange completed and the connection may serve another request; `now` is the clock
+   * reading of the read that completed it.
+   */
+  onConnectionReusable(connection: Connection, now: number): void;
   /** The connection closed for good. */
   onConnectionClosed(connection: Connection): void;
   /**
@@ -132,6 +140,31 @@ export interface ConnectionLimits {
 }
 
 let nextId = 1;
+
+const encoder = new TextEncoder();
+
+// A request head and its small body go out as one write, copied into a view of a shared slab,
+// front to back, rather than into a buffer of their own: on Deno every typed array is an
+// allocation outside the heap, which costs more than the copy. No byte of a slab is written
+// twice: a view handed to a socket keeps its slab alive until the runtime is done with it, and a
+// full slab is replaced by a new one, never reused.
+const SLAB_SIZE = 16 * 1024;
+const SLAB_MAX_TAKE = 4 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/** A buffer of `length` bytes for one write: a slab view when small, else its own. */
+function writeBuffer(length: number): Uint8Array {
+  if (length > SLAB_MAX_TAKE) return new Uint8Array(length);
+  if (slabUsed + length > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  // The view constructor, not `subarray` (which looks up the species constructor).
+  const view = new Uint8Array(slab.buffer, slabUsed, length);
+  slabUsed += length;
+  return view;
+}
 
 // Go's Transport.ExpectContinueTimeout default: how long to wait for "100 Continue" before
 // sending the body anyway (RFC 9110 §10.1.1 lets a client proceed without it).
@@ -324,7 +357,12 @@ export class Connection implements SocketListener, ResponseParserHandler {
 
   /** True when the connection can take a new request now. */
   get usable(): boolean {
-    return this.state === "idle" && performance.now() < this.expiresAt;
+    return this.usableAt(performance.now());
+  }
+
+  /** True when the connection can take a new request at `now` (a clock reading in hand). */
+  usableAt(now: number): boolean {
+    return this.state === "idle" && now < this.expiresAt;
   }
 
   /**
@@ -370,12 +408,26 @@ export class Connection implements SocketListener, ResponseParserHandler {
       );
       return;
     }
-    if (body === null || body instanceof Uint8Array) {
+    if (body === null || body instanceof Uint8Array || typeof body === "string") {
       if (body === null || body.length === 0) {
         this.bytesWritten += head.length;
         this.socket.write(head);
+      } else if (typeof body === "string") {
+        const length = exchange.bodyLength;
+        if (head.length + length <= COALESCE_LIMIT) {
+          // Encoded straight behind the head: one buffer, one write.
+          const data = writeBuffer(head.length + length);
+          data.set(head);
+          encoder.encodeInto(body, data.subarray(head.length));
+          this.bytesWritten += data.length;
+          this.socket.write(data);
+        } else {
+          this.bytesWritten += head.length + length;
+          this.socket.write(head);
+          this.socket.write(encoder.encode(body));
+        }
       } else if (head.length + body.length <= COALESCE_LIMIT) {
-        const data = new Uint8Array(head.length + body.length);
+        const data = writeBuffer(head.length + body.length);
         data.set(head);
         data.set(body, head.length);
         this.bytesWritten += data.length;
@@ -402,9 +454,10 @@ export class Connection implements SocketListener, ResponseParserHandler {
     this.#awaitingContinue = null;
     if (this.exchange !== exchange || this.state === "closed") return;
     const body = exchange.body;
-    if (body instanceof Uint8Array) {
-      this.bytesWritten += body.length;
-      this.socket.write(body);
+    if (body instanceof Uint8Array || typeof body === "string") {
+      const bytes = typeof body === "string" ? encoder.encode(body) : body;
+      this.bytesWritten += bytes.length;
+      this.socket.write(bytes);
       this.#requestWritten();
     } else if (body !== null) {
       this.#writeStream(exchange, body, false);
@@ -853,7 +906,7 @@ export class Connection implements SocketListener, ResponseParserHandler {
       // Go's transport returns the connection before the final read returns EOF; so do we, so a
       // caller that reads to the end and then sends the next request finds it idle.
       this.state = "idle";
-      this.#owner.onConnectionReusable(this);
+      this.#owner.onConnectionReusable(this, now);
     } else {
       this.#close("not-reusable");
     }

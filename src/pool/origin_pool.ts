@@ -25,16 +25,22 @@ import { type Waiter, WaitQueue } from "./wait_queue.ts";
  * on its behalf reports its phases to it, even if the connection ends up serving another waiter
  * (as Go's transport reports dials to the request that caused them).
  */
-export interface PoolWaiter extends Waiter, DialObserver {
+export interface PoolWaiter extends Waiter {
   /**
    * The pool hands over a connection; the waiter must dispatch on it synchronously. `wasIdle`
-   * tells whether it came from the idle list (rather than a finishing request or a new dial).
+   * tells whether it came from the idle list (rather than a finishing request or a new dial);
+   * `now` is the clock reading of the synchronous step that freed or found it.
    */
-  onConnection(connection: Connection, wasIdle: boolean): void;
+  onConnection(connection: Connection, wasIdle: boolean, now: number): void;
   /** No connection could be had (dial failure, queue timeout, pool closed). */
   onAcquireError(error: WirefetchError): void;
   /** The request joined the queue at this 1-based position. */
   onQueued(position: number): void;
+  /**
+   * The observer of a dial started on this waiter's behalf. Asked only when a dial starts, so
+   * a waiter served by an idle connection allocates none.
+   */
+  dialObserver(): DialObserver | null;
 }
 
 /** Pool-wide settings, shared by all origins of a client. */
@@ -155,9 +161,11 @@ export class OriginPool implements ConnectionOwner {
 
   /**
    * Gets a connection for `waiter`: an idle one at once, else a new dial, else a place in the
-   * queue. With `fresh`, only a new connection will do (a retry after a stale one).
+   * queue. With `fresh`, only a new connection will do (a retry after a stale one). `now` is
+   * the caller's clock reading (the fetch call's), used for the idle expiry check and the
+   * queueing time.
    */
-  acquire(waiter: PoolWaiter, fresh = false): void {
+  acquire(waiter: PoolWaiter, fresh = false, now: number = performance.now()): void {
     if (this.#destroyed !== null) {
       waiter.onAcquireError(this.#destroyed);
       return;
@@ -167,23 +175,23 @@ export class OriginPool implements ConnectionOwner {
       while (idle.length > 0) {
         const connection = idle.pop()!;
         this.#host.onIdleChanged(this, -1);
-        if (connection.usable) {
+        if (connection.usableAt(now)) {
           waiter.queuedAt = -1;
-          waiter.onConnection(connection, true);
+          waiter.onConnection(connection, true, now);
           return;
         }
         connection.closeIdle("idle-timeout");
       }
     }
     const queue = fresh ? this.#fresh : this.#queue;
-    waiter.queuedAt = performance.now();
+    waiter.queuedAt = now;
     waiter.queueDeadline = Infinity;
     const position = queue.push(waiter);
     const capacity =
       this.connections.size + this.#connecting < this.#settings.maxConnectionsPerHost;
     if (fresh || (capacity && this.#connecting < this.#waiting())) {
       // A dial of its own is on the way: connectTimeout bounds this wait, not queueTimeout.
-      this.#dial(waiter);
+      this.#dial(waiter.dialObserver());
     } else {
       // At the cap: the request waits for a connection to be freed, up to queueTimeout.
       waiter.queueDeadline = waiter.queuedAt + this.#settings.queueTimeout;
@@ -268,7 +276,7 @@ export class OriginPool implements ConnectionOwner {
    * from a trace listener); it goes to the next waiter or the idle list.
    */
   giveBack(connection: Connection): void {
-    this.#handOff(connection, false, connection.keepAliveTimeoutMs);
+    this.#handOff(connection, false, connection.keepAliveTimeoutMs, performance.now());
   }
 
   /**
@@ -307,7 +315,7 @@ export class OriginPool implements ConnectionOwner {
   // ConnectionOwner
 
   /** @internal */
-  onConnectionReusable(connection: Connection): void {
+  onConnectionReusable(connection: Connection, now: number): void {
     if (connection.detached) {
       // Its forgotten body was read after all: back under the cap if there is room.
       if (
@@ -321,7 +329,7 @@ export class OriginPool implements ConnectionOwner {
       connection.detached = false;
       this.connections.add(connection);
     }
-    this.#handOff(connection, false, connection.keepAliveTimeoutMs);
+    this.#handOff(connection, false, connection.keepAliveTimeoutMs, now);
   }
 
   /** @internal */
@@ -361,18 +369,23 @@ export class OriginPool implements ConnectionOwner {
     return this.#queue.length + this.#fresh.length;
   }
 
-  #handOff(connection: Connection, fromDial: boolean, keepAliveTimeoutMs: number): void {
+  #handOff(
+    connection: Connection,
+    fromDial: boolean,
+    keepAliveTimeoutMs: number,
+    now: number,
+  ): void {
     const waiter = (fromDial ? this.#fresh.shift() : undefined) ?? this.#queue.shift();
     if (waiter !== undefined) {
       connection.state = "idle";
-      waiter.onConnection(connection, !fromDial);
+      waiter.onConnection(connection, !fromDial, now);
       return;
     }
     if (this.#closing) {
       connection.closeIdle("client-closed");
       return;
     }
-    connection.markIdle(performance.now(), keepAliveTimeoutMs);
+    connection.markIdle(now, keepAliveTimeoutMs);
     const idle = this.#idle;
     idle.push(connection);
     this.#host.onIdleChanged(this, 1);
@@ -390,10 +403,9 @@ export class OriginPool implements ConnectionOwner {
       this.connections.size + this.#connecting < max
     ) {
       // The waiters before this one already have dials of their own.
-      this.#dial(
-        this.#fresh.at(this.#connecting) ?? this.#queue.at(this.#connecting - this.#fresh.length) ??
-          null,
-      );
+      const waiter = this.#fresh.at(this.#connecting) ??
+        this.#queue.at(this.#connecting - this.#fresh.length);
+      this.#dial(waiter === undefined ? null : waiter.dialObserver());
     }
   }
 
@@ -446,7 +458,7 @@ export class OriginPool implements ConnectionOwner {
   #adopt(socket: Socket): void {
     const connection = new Connection(socket, this, this.#settings.limits, this.origin);
     this.connections.add(connection);
-    this.#handOff(connection, true, -1);
+    this.#handOff(connection, true, -1, performance.now());
     this.#checkDrained();
   }
 

@@ -44,7 +44,7 @@ export interface Timings {
  */
 export class TimingMarks {
   /** The fetch call. */
-  start: number = performance.now();
+  start: number;
   /** A connection was handed over. */
   gotConn = -1;
   /** DNS lookup began / ended. */
@@ -71,6 +71,20 @@ export class TimingMarks {
   complete = false;
   /** The URL first requested, once a redirect changed it (for Resource Timing). */
   requestedUrl: string | null = null;
+
+  /**
+   * Marks starting at `start`: the caller's clock reading, when it has one (the fetch call
+   * reads the clock once for several purposes), else now.
+   *
+   * @example
+   * ```ts
+   * import { TimingMarks } from "./timings.ts";
+   * const marks = new TimingMarks(performance.now());
+   * ```
+   */
+  constructor(start: number = performance.now()) {
+    this.start = start;
+  }
 
   /**
    * Turns the marks into durations.
