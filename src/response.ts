@@ -661,7 +661,8 @@ class OwnChunks implements ReadableStreamDefaultController<Uint8Array> {
   }
   enqueue(chunk: Uint8Array): void {
     this.#inner.enqueue(
-      chunk.byteLength === chunk.buffer.byteLength ? chunk : (chunk.slice() as Uint8Array),
+      // The constructor copies (a Buffer's `slice` would not) into a plain Uint8Array.
+      chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk),
     );
   }
   close(): void {

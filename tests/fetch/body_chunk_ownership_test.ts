@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type net from "node:net";
+import zlib from "node:zlib";
 import { Client } from "../../mod.ts";
 import { type RawServer, readRequestHead, startRawServer } from "../support/servers.ts";
 import { closeBounded, within } from "../support/deadline.ts";
@@ -101,4 +102,57 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
       await closeBounded(client, [server]);
     }
   });
+
+  // node:zlib hands its output out as slices of one output buffer it keeps writing into.
+  for (const coding of ["gzip", "deflate", "br"]) {
+    it(`does so for a ${coding} body decoded as it streams, one chunk transferred, all enqueued`, async () => {
+      const text = Array.from({ length: 20000 }, (_, i) => `line ${i} ${(i * 7919) % 10007}\n`)
+        .join("");
+      const plain = new TextEncoder().encode(text);
+      const packed = coding === "gzip"
+        ? zlib.gzipSync(plain)
+        : coding === "deflate"
+        ? zlib.deflateSync(plain)
+        : zlib.brotliCompressSync(plain);
+      let next = (): void => {};
+      const server = await startRawServer(async (socket: net.Socket) => {
+        await readRequestHead(socket);
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Encoding: ${coding}\r\n` +
+            `Content-Length: ${packed.length}\r\n\r\n`,
+        );
+        for (let i = 0; i < packed.length; i += 4000) {
+          socket.write(packed.subarray(i, i + 4000));
+          await new Promise<void>((resolve) => (next = resolve));
+        }
+      });
+      const client = new Client();
+      try {
+        const response = await within(client.fetch(server.url), 5000, "fetch");
+        const reader = response.body!.getReader();
+        const chunks: Uint8Array[] = [];
+        for (;;) {
+          next();
+          const { done, value } = await within(reader.read(), 5000, "a decoded chunk");
+          if (done) break;
+          // The first one moved away, as posting it to a worker with `transfer` does.
+          chunks.push(
+            chunks.length === 0 ? structuredClone(value, { transfer: [value.buffer] }) : value,
+          );
+        }
+        assert.ok(chunks.length > 1, "decoded in several chunks");
+        for (const chunk of chunks) assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+        const bytes = new ReadableStream({
+          type: "bytes",
+          start(controller): void {
+            for (const chunk of chunks) controller.enqueue(chunk);
+            controller.close();
+          },
+        });
+        assert.equal(await within(new Response(bytes).text(), 5000, "byte stream"), text);
+      } finally {
+        await closeBounded(client, [server]);
+      }
+    });
+  }
 });
