@@ -67,7 +67,7 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
         const bytes = new ReadableStream({
           type: "bytes",
           start(controller): void {
-            for (const chunk of chunks) controller.enqueue(chunk);
+            for (const chunk of chunks) controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
             controller.close();
           },
         });
@@ -145,7 +145,7 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
         const bytes = new ReadableStream({
           type: "bytes",
           start(controller): void {
-            for (const chunk of chunks) controller.enqueue(chunk);
+            for (const chunk of chunks) controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
             controller.close();
           },
         });
