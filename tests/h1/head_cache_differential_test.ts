@@ -199,6 +199,19 @@ function sequence(rnd: () => number): Message[] {
       head.set(h.subarray(0, h.length - (crlf ? 2 : 1)));
       head.set(crlf ? [0x0a] : [0x0d, 0x0a], h.length - (crlf ? 2 : 1));
       messages.push(message(head, previous.body, previous.noBody));
+    } else if (rnd() < 0.15) {
+      // A field line inserted after one of the head's lines (as a proxy adds one): the lines
+      // after it sit one index later than in the cached head.
+      const h = previous.head;
+      const ends: number[] = [];
+      for (let k = 0; k < h.length - 2; k++) if (h[k] === 0x0a) ends.push(k + 1);
+      const at = ends[Math.floor(rnd() * ends.length)];
+      const line = latin1(rnd() < 0.5 ? "Via: 1.1 proxy\r\n" : "Vary: a\r\n");
+      const head = new Uint8Array(h.length + line.length);
+      head.set(h.subarray(0, at));
+      head.set(line, at);
+      head.set(h.subarray(at), at + line.length);
+      messages.push(message(head, previous.body, previous.noBody));
     } else if (rnd() < 0.4) {
       const noBody = rnd() < 0.15 ? !previous.noBody : previous.noBody;
       messages.push(message(previous.head, previous.body, noBody));
