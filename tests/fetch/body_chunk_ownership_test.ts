@@ -63,7 +63,11 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
         assert.equal(text(chunks), BODY);
         assert.ok(chunks.length > 1, "the body was streamed in several chunks");
         // A kept chunk pins its own bytes only, not a read slab (4 KiB, 256 KiB in bulk mode).
-        for (const chunk of chunks) assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+        for (const chunk of chunks) {
+          assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+          // A plain Uint8Array, as native fetch gives (not a Node Buffer, whose slice is a view).
+          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+        }
         const bytes = new ReadableStream({
           type: "bytes",
           start(controller): void {
@@ -141,7 +145,11 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
           );
         }
         assert.ok(chunks.length > 1, "decoded in several chunks");
-        for (const chunk of chunks) assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+        for (const chunk of chunks) {
+          assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+          // A plain Uint8Array, as native fetch gives (not a Node Buffer, whose slice is a view).
+          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+        }
         const bytes = new ReadableStream({
           type: "bytes",
           start(controller): void {
