@@ -103,13 +103,50 @@ function probeDenoHeaderList(probe: Response): symbol | null {
 }
 
 /**
- * The init of every `200 OK` response (Deno), made once: the status and reason phrase go into
- * the Response itself, never only into a getter, because the runtime reads them from its own
- * slots (Deno's Cache API stores them, `Response.prototype.clone` copies them). Constructing
- * with no init at all would be about 0.15 µs cheaper on Deno, but a fetched 200 OK put in a
- * cache then came back with the reason phrase "".
+ * The init of every `200 OK` response (Deno), made once. The status and reason phrase must be in
+ * the Response itself, not only answered by a getter: the runtime reads them from its own slots
+ * (Deno's Cache API stores them, `Response.prototype.clone` copies them). Deno's constructor
+ * takes a shorter path without an init (no dictionary conversion, no reason phrase check: about
+ * 0.2 µs of a 0.4 µs response), so where {@linkcode DENO_INNER_RESPONSE} was found a `200 OK`
+ * is constructed without one and its reason phrase written into the runtime's own response.
  */
 const OK_INIT: ResponseInit = Object.freeze({ status: 200, statusText: "OK" });
+
+/**
+ * Deno keeps a Response's status and reason phrase in an inner response object, under an own
+ * symbol of the Response: constructed without an init it says 200 and "". The symbol is found
+ * once, by its description, and only used if a probe shows that writing "OK" there is what the
+ * getter and the runtime's own clone then see; otherwise (another Deno, another runtime) this is
+ * null and a `200 OK` is constructed with {@linkcode OK_INIT}.
+ */
+const DENO_INNER_RESPONSE: symbol | null = runtimeGlobals.Deno === undefined
+  ? null
+  : findDenoInnerResponse();
+
+function findDenoInnerResponse(): symbol | null {
+  try {
+    const probe = new Response(null);
+    for (const key of Object.getOwnPropertySymbols(probe)) {
+      if (key.description !== "response") continue;
+      const inner =
+        (probe as unknown as Record<symbol, { status?: unknown; statusMessage?: unknown }>)[key];
+      if (
+        inner === null || typeof inner !== "object" || inner.status !== 200 ||
+        inner.statusMessage !== ""
+      ) {
+        return null;
+      }
+      inner.statusMessage = "OK";
+      const copy = Response.prototype.clone.call(probe);
+      return probe.statusText === "OK" && copy.statusText === "OK" && copy.status === 200
+        ? key
+        : null;
+    }
+  } catch {
+    // Anything unexpected: construct with the init.
+  }
+  return null;
+}
 
 /**
  * On Bun, the init of each shared head (`ResponseHead.shared`: the response parser's head
@@ -310,7 +347,14 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    super(body, init);
+    if (init === OK_INIT && DENO_INNER_RESPONSE !== null) {
+      // Deno's shorter path, and the reason phrase into its own slot (see DENO_INNER_RESPONSE).
+      super(body);
+      (this as unknown as Record<symbol, { statusMessage: string }>)[DENO_INNER_RESPONSE]
+        .statusMessage = "OK";
+    } else {
+      super(body, init);
+    }
     this.#url = url;
     this.#flags = redirected ? REDIRECTED : 0;
     this[TIMING_MARKS] = marks;
