@@ -347,13 +347,13 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    if (init === OK_INIT && DENO_INNER_RESPONSE !== null) {
-      // Deno's shorter path, and the reason phrase into its own slot (see DENO_INNER_RESPONSE).
-      super(body);
-      (this as unknown as Record<symbol, { statusMessage: string }>)[DENO_INNER_RESPONSE]
+    // Deno's shorter path, no init, for a 200 OK, whose reason phrase then goes into Deno's own
+    // slot (see DENO_INNER_RESPONSE).
+    const okPath = init === OK_INIT && DENO_INNER_RESPONSE !== null;
+    super(body, okPath ? undefined : init);
+    if (okPath) {
+      (this as unknown as Record<symbol, { statusMessage: string }>)[DENO_INNER_RESPONSE!]
         .statusMessage = "OK";
-    } else {
-      super(body, init);
     }
     this.#url = url;
     this.#flags = redirected ? REDIRECTED : 0;
