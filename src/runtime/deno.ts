@@ -15,7 +15,6 @@ import {
   type TlsSettings,
 } from "./socket.ts";
 import { toSocketError } from "./socket_errors.ts";
-import { type BatchedWriter, writeBatch } from "./write_batch.ts";
 import { WirefetchError } from "../errors.ts";
 import { nodeConnector, startTlsOver } from "./node.ts";
 
@@ -51,7 +50,7 @@ function toAddress(
   };
 }
 
-class DenoSocket implements Socket, BatchedWriter {
+class DenoSocket implements Socket {
   readonly localAddress: NetAddress;
   readonly remoteAddress: NetAddress;
   readonly alpnProtocol: string | null;
@@ -71,9 +70,6 @@ class DenoSocket implements Socket, BatchedWriter {
   #queue: Uint8Array[] = [];
   #flushed: Promise<void> | null = null;
   #inFlight: Uint8Array | null = null;
-  // write_batch.ts's state.
-  batchBusy = false;
-  batchHeld: Uint8Array | null = null;
   // Bound once per socket: a write allocates no closures.
   #onWritten = (n: number): Promise<void> | undefined => this.#written(n);
   #onWriteFailed = (error: unknown): void => this.#writeFailed(error);
@@ -111,7 +107,6 @@ class DenoSocket implements Socket, BatchedWriter {
       return undefined;
     }
     this.#closed = true;
-    writeBatch.markIdle(this);
     return this.#conn;
   }
 
@@ -180,18 +175,6 @@ class DenoSocket implements Socket, BatchedWriter {
 
   write(data: Uint8Array): Promise<void> | null {
     if (this.#closed) return null;
-    // A small write made while other connections wait for responses goes out with theirs after
-    // this turn's reads (write_batch.ts); what this socket held goes before this write.
-    if (this.batchHeld !== null) writeBatch.release(this);
-    if (this.#flushed === null && writeBatch.hold(this, data)) return null;
-    return this.#send(data);
-  }
-
-  writeHeld(data: Uint8Array): void {
-    if (!this.#closed) this.#send(data);
-  }
-
-  #send(data: Uint8Array): Promise<void> | null {
     // Deno's write ops may complete out of order when issued concurrently, so only one is ever in
     // flight; bytes written meanwhile queue behind it, and every caller gets the promise that
     // settles once its bytes are written.
@@ -261,7 +244,6 @@ class DenoSocket implements Socket, BatchedWriter {
   }
 
   unref(): void {
-    writeBatch.markIdle(this);
     this.#conn.unref?.();
     // The connection unrefs a socket going idle from inside onSocketData, before the loop issues
     // its next read: make that read a small one, so a socket waiting in the pool after a bulk
@@ -279,15 +261,11 @@ class DenoSocket implements Socket, BatchedWriter {
   }
 
   ref(): void {
-    if (!this.#closed) writeBatch.markBusy(this);
     this.#conn.ref?.();
   }
 
   close(): void {
     if (this.#closed) return;
-    // Held bytes go out first, as they would have without holding.
-    writeBatch.release(this);
-    writeBatch.markIdle(this);
     this.#closed = true;
     try {
       this.#conn.close();

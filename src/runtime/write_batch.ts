@@ -127,7 +127,7 @@ export class WriteBatch {
   hold(writer: BatchedWriter, data: Uint8Array): boolean {
     // Held only while another connection also waits for a response: more replies may come in
     // this turn, and their requests can go out together with this one.
-    if (this.#busy < 2 || !writer.batchBusy || data.length > HOLD_MAX_BYTES) return false;
+    if (this.#busy < 2 || data.length > HOLD_MAX_BYTES) return false;
     if (this.#directWrites > 0) {
       this.#directWrites--;
       return false;
