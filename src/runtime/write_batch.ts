@@ -1,8 +1,9 @@
 /**
  * Write batching across sockets: small writes made while other connections wait for responses
- * are held and written together once the event loop turn's reads are done. The policy is shared
- * by the socket adapters that use it (Bun, Deno); each adapter only says when a socket starts
- * and stops waiting for a response, offers its writes, and writes what is released.
+ * are held and written together once the event loop turn's reads are done. The Bun adapter uses
+ * it: it says when a socket starts and stops waiting for a response, offers its writes, and writes
+ * what is released. The Deno adapter does not: measured there, holding cost more than it saved
+ * (ARCHITECTURE.md, "Deno: writes not batched, measured").
  *
  * Why: with several requests in flight, the runtime delivers the replies that one poll found
  * one after the other, and each reply's continuation (the caller's next request) would write at
@@ -43,7 +44,7 @@ export const DIRECT_WRITES_AFTER_LONE_FLUSH = 64;
 
 /**
  * The batching policy and its state: which sockets wait for a response and which hold a write.
- * The adapters share {@linkcode writeBatch}; tests make their own.
+ * Adapters share {@linkcode writeBatch}; tests make their own.
  *
  * @example
  * ```ts
