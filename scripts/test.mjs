@@ -90,6 +90,22 @@ for (const [name, result, counts] of results) {
   failed += counts.failed;
   if (result.code !== 0 && counts.failed === 0) broken = true;
 }
+// Bun and Node run the same test files (Node their compiled copies), and the suite registers
+// the same tests on every runtime (where one cannot do something, its test asserts the
+// documented error instead). Different counts mean tests silently did not run on one of them,
+// e.g. a test file whose process ended early: that fails the run rather than pass quietly.
+const bunCount = results[1][2];
+const nodeCount = results[2][2];
+if (bunCount !== null && nodeCount !== null) {
+  const ranOnBun = bunCount.passed + bunCount.failed;
+  const ranOnNode = nodeCount.passed + nodeCount.failed;
+  if (ranOnBun !== ranOnNode) {
+    console.log(
+      `bun ran ${ranOnBun} tests and node ${ranOnNode}: the same files must run the same tests`,
+    );
+    broken = true;
+  }
+}
 if (broken && failed === 0) failed = 1;
 console.log(`total: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || broken ? 1 : 0);
