@@ -221,9 +221,14 @@ class DenoSocket implements Socket {
   #written(n: number): Promise<void> | undefined {
     const data = this.#inFlight!;
     this.#inFlight = null;
-    if (n < data.length) this.#queue.unshift(data.subarray(n));
-    if (this.#queue.length > 0 && !this.#closed) return this.#drain();
-    this.#queue.length = 0;
+    const queue = this.#queue;
+    if (n < data.length) queue.unshift(data.subarray(n));
+    if (queue.length > 0) {
+      if (!this.#closed) return this.#drain();
+      // Only when there is something to drop: V8 sets an array's length through the runtime
+      // (0.05 µs, on every keep-alive write otherwise).
+      queue.length = 0;
+    }
     this.#flushed = null;
     return undefined;
   }
