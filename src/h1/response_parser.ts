@@ -61,8 +61,9 @@ export interface ResponseParserHandler {
   /** The final response head was parsed. */
   onHead(head: ResponseHead): void;
   /**
-   * A piece of body: a subarray VIEW into the chunk passed to execute (no copy). Never called
-   * with length 0. For chunked bodies, chunk data only (no framing).
+   * A piece of body: a subarray VIEW into the chunk passed to execute (no copy), except on
+   * JavaScriptCore, where a small piece after the head is a copy (see `JSC` in the module). Never
+   * called with length 0. For chunked bodies, chunk data only (no framing).
    */
   onBody(chunk: Uint8Array): void;
 }
@@ -366,6 +367,19 @@ const DECODE_MIN_STRINGS = 3;
  */
 let sawObsText = false;
 
+/**
+ * Whether this is JavaScriptCore (Bun). A small Uint8Array there (a socket read's chunk is one)
+ * keeps its bytes inside the object, without an ArrayBuffer; its first `.buffer` or `subarray`
+ * allocates one and copies the bytes into it, about 0.3-0.5 µs. So on JSC the head cache
+ * compares bytes rather than words of a view, and a small body that shares its chunk with the
+ * head is handed on as a copy (`slice`, which makes a new small array and copies only the body)
+ * rather than a view. Measured against nginx this saves about 0.5 µs per request on Bun; on V8
+ * views are cheap and stay.
+ */
+const JSC = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+/** On JSC, bodies up to this many bytes that follow their head in a chunk are copied. */
+const JSC_COPY_BELOW = 1024;
+
 /** Heads longer than this are not cached (see `ResponseParser`'s head cache). */
 const CACHE_MAX_BYTES = 2048;
 /** The head cache's buffer is at least this long, so small growing heads do not reallocate. */
@@ -402,7 +416,7 @@ function sameHead(
   n: number,
 ): boolean {
   const offset = buf.byteOffset + start;
-  if ((offset & 3) !== 0 || n < 64) return sameBytes(buf, start, bytes, 0, n);
+  if (JSC || (offset & 3) !== 0 || n < 64) return sameBytes(buf, start, bytes, 0, n);
   const count = n >> 2;
   const view = new Int32Array(buf.buffer, offset, count);
   for (let i = 0; i < count; i++) {
@@ -759,7 +773,14 @@ export class ResponseParser {
           if (remaining === n) this.#state = this.#state === BODY_LENGTH ? COMPLETE : CHUNK_DATA_CR;
           if (this.#pendingStart !== -1) this.#flushPending(chunk);
           // A view, not a copy; the whole chunk as is when it is all body (no subarray object).
-          this.#handler.onBody(pos === 0 && end === length ? chunk : chunk.subarray(pos, end));
+          // On JSC a small piece is copied instead (see JSC).
+          this.#handler.onBody(
+            pos === 0 && end === length
+              ? chunk
+              : JSC && n < JSC_COPY_BELOW
+              ? chunk.slice(pos, end)
+              : chunk.subarray(pos, end),
+          );
           pos = end;
           break;
         }

@@ -25,6 +25,47 @@ function family(address: string): "IPv4" | "IPv6" {
   return address.includes(":") ? "IPv6" : "IPv4";
 }
 
+/**
+ * Writes up to this many bytes (a request head, a small body) may be deferred; see
+ * {@linkcode flushDeferredWrites}.
+ */
+const DEFER_MAX_BYTES = 16 * 1024;
+
+/** Bun sockets that are ref'd: their connection waits for a response. */
+let busySockets = 0;
+/** Sockets holding a deferred write, in the order they deferred it. */
+let deferredSockets: BunSocket[] = [];
+/** Whether a flush of {@linkcode deferredSockets} is scheduled. */
+let flushScheduled = false;
+/**
+ * Writes to make at once before deferring is tried again: a flush that found one socket only
+ * batched nothing (replies come one per event loop turn, as from a distant server), and
+ * deferring then costs an event loop turn per request for no gain.
+ */
+let directWrites = 0;
+/** {@linkcode directWrites} after a flush of a single socket. */
+const DIRECT_WRITES_AFTER_LONE_FLUSH = 64;
+
+/**
+ * Writes what every socket deferred, in one go after the reads of this event loop turn.
+ *
+ * Why defer at all: with several requests in flight, Bun delivers the replies that one poll
+ * found one `data` callback at a time, and each callback's continuation (the caller's next
+ * request) would write at once, several microseconds of JavaScript apart. A server on the same
+ * machine then answers each request and goes back to sleep before the next one comes, so every
+ * write pays a wake-up of the server and often a preemption of this process: measured against
+ * nginx on loopback at c=16, 0.8 involuntary context switches per request on a busy machine,
+ * and 0.5–1 µs more system CPU per request on a quiet one. Writing them together after the
+ * reads, as a simple loop over ready sockets does, wakes the server once per batch (issue #10).
+ */
+function flushDeferredWrites(): void {
+  flushScheduled = false;
+  const sockets = deferredSockets;
+  deferredSockets = [];
+  if (sockets.length === 1) directWrites = DIRECT_WRITES_AFTER_LONE_FLUSH;
+  for (let i = 0; i < sockets.length; i++) sockets[i].flushDeferred();
+}
+
 class BunSocket implements Socket {
   localAddress: NetAddress;
   remoteAddress: NetAddress;
@@ -41,6 +82,10 @@ class BunSocket implements Socket {
   pending: Uint8Array | null = null;
   pendingDone: (() => void) | null = null;
   closed = false;
+  // Counted in busySockets (ref'd).
+  busy = false;
+  // A write held back until flushDeferredWrites, or null.
+  deferred: Uint8Array | null = null;
   // The connect promise's settlers, until open or a connect error.
   settle: ((error: WirefetchError | null) => void) | null = null;
   onTcpConnect: (() => boolean) | undefined = undefined;
@@ -99,6 +144,37 @@ class BunSocket implements Socket {
 
   write(data: Uint8Array): Promise<void> | null {
     if (this.closed) return null;
+    // Bytes stay in order: what was deferred goes first.
+    if (this.deferred !== null) this.flushDeferred();
+    // Deferred only while another connection also waits for a response (more replies may come
+    // in this event loop turn): a lone request is written at once, adding no latency.
+    if (busySockets > 1 && this.pending === null && data.length <= DEFER_MAX_BYTES) {
+      if (directWrites > 0) {
+        directWrites--;
+        return this.writeNow(data);
+      }
+      this.deferred = data;
+      deferredSockets.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushDeferredWrites);
+      }
+      return null;
+    }
+    return this.writeNow(data);
+  }
+
+  /** Writes what {@linkcode write} deferred, if the socket is still open. */
+  flushDeferred(): void {
+    const data = this.deferred;
+    if (data === null) return;
+    this.deferred = null;
+    // Nobody waits for this promise: if Bun takes only part of the bytes, the rest is pending
+    // and the next write waits for it.
+    if (!this.closed) this.writeNow(data);
+  }
+
+  writeNow(data: Uint8Array): Promise<void> | null {
     if (this.pending !== null) {
       // Callers await each write, so a second write while one is pending is a caller bug; keep
       // the bytes in order anyway.
@@ -152,16 +228,31 @@ class BunSocket implements Socket {
   }
 
   unref(): void {
+    this.idle();
     this.raw.unref?.();
   }
 
   ref(): void {
+    if (!this.busy && !this.closed) {
+      this.busy = true;
+      busySockets++;
+    }
     this.raw.ref?.();
+  }
+
+  /** No longer counted as waiting for a response. */
+  idle(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    busySockets--;
   }
 
   close(): void {
     if (this.closed) return;
+    // A deferred write goes out first, as it would have before a close without deferral.
+    this.flushDeferred();
     this.closed = true;
+    this.idle();
     this.releaseWriters();
     const raw = this.raw;
     if (raw === undefined) return; // Not connected yet: attach() drops it when it comes.
@@ -286,6 +377,7 @@ const handlers = {
     }
     if (socket.closed) return;
     socket.closed = true;
+    socket.idle();
     socket.releaseWriters();
     const listener = socket.listener;
     if (error) {
@@ -305,6 +397,7 @@ const handlers = {
     }
     if (socket.closed) return;
     socket.closed = true;
+    socket.idle();
     socket.releaseWriters();
     const wrapped = toSocketError(error);
     if (socket.listener !== null) socket.listener.onSocketError(wrapped);
