@@ -103,21 +103,50 @@ function probeDenoHeaderList(probe: Response): symbol | null {
 }
 
 /**
- * The init of a `200 OK` response that leaves the status and reason phrase out (the Response
- * then says 200 and ""), with at most `headers`: {@linkcode FetchResponse} answers `statusText`
- * itself. Without headers it constructs its Response with no init at all, which Deno's
- * constructor takes a shorter path for (no init conversion, no reason phrase check: about
- * 0.15 µs); on Bun it saves reading the two.
+ * The init of every `200 OK` response (Deno), made once. The status and reason phrase must be in
+ * the Response itself, not only answered by a getter: the runtime reads them from its own slots
+ * (Deno's Cache API stores them, `Response.prototype.clone` copies them). Deno's constructor
+ * takes a shorter path without an init (no dictionary conversion, no reason phrase check: about
+ * 0.2 µs of a 0.4 µs response), so where {@linkcode DENO_INNER_RESPONSE} was found a `200 OK`
+ * is constructed without one and its reason phrase written into the runtime's own response.
  */
-class OkInit implements ResponseInit {
-  readonly headers: Headers | undefined;
-  constructor(headers: Headers | undefined) {
-    this.headers = headers;
-  }
-}
+const OK_INIT: ResponseInit = Object.freeze({ status: 200, statusText: "OK" });
 
-/** {@linkcode OkInit} without headers (Deno). */
-const OK_INIT: OkInit = Object.freeze(new OkInit(undefined));
+/**
+ * Deno keeps a Response's status and reason phrase in an inner response object, under an own
+ * symbol of the Response: constructed without an init it says 200 and "". The symbol is found
+ * once, by its description, and only used if a probe shows that writing "OK" there is what the
+ * getter and the runtime's own clone then see; otherwise (another Deno, another runtime) this is
+ * null and a `200 OK` is constructed with {@linkcode OK_INIT}.
+ */
+const DENO_INNER_RESPONSE: symbol | null = runtimeGlobals.Deno === undefined
+  ? null
+  : findDenoInnerResponse();
+
+function findDenoInnerResponse(): symbol | null {
+  try {
+    const probe = new Response(null);
+    for (const key of Object.getOwnPropertySymbols(probe)) {
+      if (key.description !== "response") continue;
+      const inner =
+        (probe as unknown as Record<symbol, { status?: unknown; statusMessage?: unknown }>)[key];
+      if (
+        inner === null || typeof inner !== "object" || inner.status !== 200 ||
+        inner.statusMessage !== ""
+      ) {
+        return null;
+      }
+      inner.statusMessage = "OK";
+      const copy = Response.prototype.clone.call(probe);
+      return probe.statusText === "OK" && copy.statusText === "OK" && copy.status === 200
+        ? key
+        : null;
+    }
+  } catch {
+    // Anything unexpected: construct with the init.
+  }
+  return null;
+}
 
 /**
  * On Bun, the init of each shared head (`ResponseHead.shared`: the response parser's head
@@ -140,11 +169,7 @@ function sharedInit(
   if (init === undefined) {
     const headers = new Headers();
     for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
-    init = Object.freeze(
-      head.status === 200 && head.statusText === "OK"
-        ? new OkInit(headers)
-        : { status: head.status, statusText: head.statusText, headers },
-    );
+    init = Object.freeze({ status: head.status, statusText: head.statusText, headers });
     cache.set(list, init);
   }
   return init;
@@ -152,8 +177,6 @@ function sharedInit(
 
 /** {@linkcode FetchResponse} flag: a redirect was followed. */
 const REDIRECTED = 1;
-/** {@linkcode FetchResponse} flag: constructed from an {@linkcode OkInit}. */
-const REASON_OK = 2;
 
 /**
  * Longest body handed to Deno's Response as a string rather than bytes (see
@@ -295,7 +318,7 @@ export class FetchResponse extends Response {
   /** The timing marks of the request that produced this response. */
   readonly [TIMING_MARKS]: TimingMarks | null;
   #url: string;
-  /** {@linkcode REDIRECTED} and {@linkcode REASON_OK}. */
+  /** {@linkcode REDIRECTED}. */
   #flags: number;
   /**
    * {@linkcode UNTOUCHED}, {@linkcode BODY_EXPOSED} once `body` was read, or the abort. One
@@ -324,9 +347,16 @@ export class FetchResponse extends Response {
     marks: TimingMarks | null = null,
     headers: readonly string[] | Headers | null = null,
   ) {
-    super(body, init === OK_INIT ? undefined : init);
+    // Deno's shorter path, no init, for a 200 OK, whose reason phrase then goes into Deno's own
+    // slot (see DENO_INNER_RESPONSE).
+    const okPath = init === OK_INIT && DENO_INNER_RESPONSE !== null;
+    super(body, okPath ? undefined : init);
+    if (okPath) {
+      (this as unknown as Record<symbol, { statusMessage: string }>)[DENO_INNER_RESPONSE!]
+        .statusMessage = "OK";
+    }
     this.#url = url;
-    this.#flags = (redirected ? REDIRECTED : 0) | (init instanceof OkInit ? REASON_OK : 0);
+    this.#flags = redirected ? REDIRECTED : 0;
     this[TIMING_MARKS] = marks;
     if (headers !== null) {
       const own = super.headers;
@@ -354,11 +384,6 @@ export class FetchResponse extends Response {
   /** Whether a redirect was followed to get here. */
   override get redirected(): boolean {
     return (this.#flags & REDIRECTED) !== 0;
-  }
-
-  /** The reason phrase received (see {@linkcode OkInit}). */
-  override get statusText(): string {
-    return (this.#flags & REASON_OK) !== 0 ? "OK" : super.statusText;
   }
 
   /** `"basic"`, as for every response native fetch returns to a request without an origin. */
@@ -450,7 +475,6 @@ export class FetchResponse extends Response {
     Object.defineProperties(copy, {
       url: { value: this.#url },
       redirected: { value: this.redirected },
-      statusText: { value: this.statusText },
       type: { value: "basic" },
     });
     return copy;
@@ -662,6 +686,38 @@ const bodyStrategy: QueuingStrategy<Uint8Array> = {
 };
 
 /**
+ * The controller of a streamed body as its feeder sees it: a chunk that is a view into a larger
+ * buffer is copied before it reaches the caller. The socket adapters hand out views (on Deno, of
+ * a slab the socket's later reads go into; everywhere, the parser cuts a read's body pieces out
+ * of it), and a caller owns a chunk's `buffer` as native fetch's callers do: enqueueing a chunk
+ * into a byte stream or posting it with `transfer` detaches that buffer, which would empty every
+ * other chunk sharing it and fail the socket's pending read. A chunk that is its whole buffer
+ * (a bulk read of body bytes only, on Node and Bun) goes through as is. A body received whole
+ * never gets here: its Response copies or decodes it.
+ */
+class OwnChunks implements ReadableStreamDefaultController<Uint8Array> {
+  #inner: ReadableStreamDefaultController<Uint8Array>;
+  constructor(inner: ReadableStreamDefaultController<Uint8Array>) {
+    this.#inner = inner;
+  }
+  get desiredSize(): number | null {
+    return this.#inner.desiredSize;
+  }
+  enqueue(chunk: Uint8Array): void {
+    this.#inner.enqueue(
+      // The constructor copies (a Buffer's `slice` would not) into a plain Uint8Array.
+      chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk),
+    );
+  }
+  close(): void {
+    this.#inner.close();
+  }
+  error(reason?: unknown): void {
+    this.#inner.error(reason);
+  }
+}
+
+/**
  * The underlying source of a streamed response body. Its methods live on the prototype, so a
  * streamed response allocates no closures.
  */
@@ -690,7 +746,7 @@ export class BodySource implements UnderlyingDefaultSource<Uint8Array> {
 
   /** @internal */
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.controller = controller;
+    this.controller = new OwnChunks(controller);
   }
 
   /** @internal */

@@ -368,3 +368,140 @@ describe("responses whose head came from the parser's head cache", () => {
     assert.notEqual(responses[0].headers, responses[1].headers);
   });
 });
+
+describe("a fetched response's reason phrase", () => {
+  // The runtime reads its own Response's status and reason phrase from internal slots, not through
+  // the getters: Deno's Cache API stores them (a fetched 200 OK put in a cache must come back
+  // "OK", as native fetch's does), and the runtime's own clone copies them.
+  it("is in the runtime's own Response, for a parsed head and one from the head cache", async () => {
+    const heads: ResponseHead[] = [];
+    const parser = new ResponseParser({
+      onInformational() {},
+      onHead(h) {
+        heads.push(h);
+      },
+      onBody() {},
+    }, 8192);
+    for (const head of [PLAIN_HEAD, PLAIN_HEAD, PLAIN_HEAD.replace("200 OK", "200 Fine")]) {
+      parser.start(false);
+      parser.execute(encoder.encode(head));
+    }
+    assert.equal(heads[1].shared, true, "the second head came from the head cache");
+    for (
+      const [head, reason] of [[heads[0], "OK"], [heads[1], "OK"], [heads[2], "Fine"]] as const
+    ) {
+      const response = () =>
+        makeResponse(head, encoder.encode("hello"), "http://example.test/", false, null, false);
+      assert.equal(response().statusText, reason);
+      const nativeClone = Response.prototype.clone.call(response());
+      assert.equal(nativeClone.statusText, reason);
+      assert.equal(nativeClone.status, 200);
+      const storage = (globalThis as { caches?: CacheStorage }).caches;
+      if (storage !== undefined) {
+        // Deno: the Cache API keeps what the runtime's Response holds.
+        const name = `wirefetch-reason-${Math.random()}`;
+        const cache = await withDeadline(storage.open(name));
+        try {
+          await withDeadline(cache.put("http://example.test/x", response()));
+          const back = await withDeadline(cache.match("http://example.test/x"));
+          assert.equal(back?.statusText, reason);
+          assert.equal(await withDeadline(back!.text()), "hello");
+        } finally {
+          await withDeadline(storage.delete(name));
+        }
+      }
+    }
+  });
+});
+
+describe("a fetched response against a native Response with the same head and bytes", () => {
+  // On Deno small bodies of valid UTF-8 go in as strings and the fields are pushed into the
+  // runtime's own list (src/response.ts): every way of reading must still give what a native
+  // Response built from the same fields and bytes gives.
+  function native(head: string, body: Uint8Array<ArrayBuffer>): Response {
+    const lines = head.split("\r\n").filter((line) => line !== "");
+    const status = Number(lines[0].slice(9, 12));
+    const headers = new Headers();
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+    return new Response(body.slice(), { status, statusText: lines[0].slice(13), headers });
+  }
+
+  async function everything(response: Response): Promise<unknown> {
+    const [forBlob, forBytes, forForm, forStream] = [1, 2, 3, 4].map(() => response.clone());
+    const blob = await withDeadline(forBlob.blob());
+    let form: unknown;
+    try {
+      form = [...await withDeadline(forForm.formData())].map(([name, value]) => [
+        name,
+        typeof value === "string" ? value : `file ${value.size}`,
+      ]);
+    } catch (error) {
+      form = `rejected ${(error as Error).name}`;
+    }
+    const streamed: number[] = [];
+    for await (const chunk of forStream.body ?? []) streamed.push(...chunk);
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      ok: response.ok,
+      fields: [...response.headers],
+      contentType: response.headers.get("content-type"),
+      cookies: response.headers.getSetCookie(),
+      blob: [blob.type, blob.size],
+      bytes: [...new Uint8Array(await withDeadline(forBytes.arrayBuffer()))],
+      form,
+      streamed,
+      text: await withDeadline(response.text()),
+      used: response.bodyUsed,
+    };
+  }
+
+  const cases: [string, string, Uint8Array<ArrayBuffer>][] = [
+    [
+      "a urlencoded form",
+      "HTTP/1.1 200 OK\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+      encoder.encode("a=1&b=%C3%A9&c=d+e"),
+    ],
+    [
+      "a multipart form",
+      "HTTP/1.1 200 OK\r\nContent-Type: multipart/form-data; boundary=XX\r\n\r\n",
+      encoder.encode('--XX\r\nContent-Disposition: form-data; name="f"\r\n\r\nvalué\r\n--XX--\r\n'),
+    ],
+    ["no Content-Type", "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", encoder.encode("héllo")],
+    [
+      "JSON and two Set-Cookie lines",
+      "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\n" +
+      "Set-Cookie: b=2\r\nVary: x\r\nVary: y\r\n\r\n",
+      encoder.encode('{"a":"é"}'),
+    ],
+    [
+      "a charset other than UTF-8",
+      "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n",
+      encoder.encode("abc"),
+    ],
+    ["a NUL byte", "HTTP/1.1 200 OK\r\n\r\n", new Uint8Array([0x61, 0, 0x62])],
+    [
+      "noncharacters",
+      "HTTP/1.1 200 OK\r\n\r\n",
+      new Uint8Array([0xef, 0xbf, 0xbe, 0xef, 0xbf, 0xbf]),
+    ],
+    ["a surrogate's bytes", "HTTP/1.1 200 OK\r\n\r\n", new Uint8Array([0x61, 0xed, 0xa0, 0x80])],
+    ["an overlong encoding", "HTTP/1.1 200 OK\r\n\r\n", new Uint8Array([0x61, 0xc0, 0xaf])],
+    ["CR and LF", "HTTP/1.1 200 OK\r\n\r\n", encoder.encode("a\r\nb\rc\n")],
+    ["empty, with a type", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", new Uint8Array(0)],
+    ["4096 bytes of UTF-8", "HTTP/1.1 200 OK\r\n\r\n", encoder.encode("é".repeat(2048))],
+    ["4097 bytes of UTF-8", "HTTP/1.1 200 OK\r\n\r\n", encoder.encode("é".repeat(2048) + "!")],
+    ["65 ASCII bytes", "HTTP/1.1 200 OK\r\n\r\n", encoder.encode("b".repeat(65))],
+  ];
+  for (const [name, head, body] of cases) {
+    it(`reads back ${name} alike, through clones, blob, formData, the stream and text`, async () => {
+      assert.deepEqual(
+        await everything(parsedResponse(head, body.slice())),
+        await everything(native(head, body)),
+      );
+    });
+  }
+});

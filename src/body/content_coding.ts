@@ -434,8 +434,12 @@ class ZlibDecoder implements UnderlyingDefaultSource<Uint8Array>, Sink {
   write(chunk: Uint8Array): boolean {
     if (this.#done) return true;
     const controller = this.#controller!;
-    // A plain Uint8Array, as native fetch hands out, not the Buffer zlib made.
-    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    // A plain Uint8Array with a buffer of its own, as native fetch hands out: zlib's output is a
+    // slice of an output buffer it goes on writing into, which a caller transferring the chunk
+    // (a byte stream's enqueue, postMessage with `transfer`) would detach: zlib then threw from
+    // inside its callback (Node: uncaught) and the body never ended. A copy costs little beside
+    // the inflation that made the bytes.
+    controller.enqueue(new Uint8Array(chunk));
     return controller.desiredSize! > 0;
   }
 
