@@ -395,37 +395,12 @@ describe("origin pool", () => {
   it("lets the process exit while connections sit idle", async () => {
     const server = await startHttpServer((_req, res) => res.end("x"));
     try {
-      // Under Node this file runs compiled to JavaScript (scripts/test_node.mjs), next to the
-      // compiled mod.js; the child then is an .mjs file that imports it.
-      const compiled = import.meta.url.endsWith(".js");
-      const mod = new URL(compiled ? "../../mod.js" : "../../mod.ts", import.meta.url).href;
-      const script = `
-        import { Client } from ${JSON.stringify(mod)};
+      const started = performance.now();
+      const result = await runChild(`
         const client = new Client({ idleTimeout: 600000 });
         await (await client.fetch(${JSON.stringify(server.url)})).text();
         console.log("idle " + client.stats().total.idle);
-      `;
-      const { execFile } = await import("node:child_process");
-      const { writeFileSync, mkdtempSync } = await import("node:fs");
-      const { join } = await import("node:path");
-      const { tmpdir } = await import("node:os");
-      const file = join(
-        mkdtempSync(join(tmpdir(), "wirefetch-")),
-        compiled ? "idle.mjs" : "idle.ts",
-      );
-      writeFileSync(file, script);
-      // Deno needs `run -A`; Bun and Node run a file given alone.
-      const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
-      const args = isDeno ? ["run", "-A", file] : [file];
-      const started = performance.now();
-      // Asynchronous: the server lives in this process and must keep answering.
-      const result = await new Promise<{ code: number; stdout: string; stderr: string }>(
-        (resolve) => {
-          execFile(process.execPath, args, { timeout: 20_000 }, (error, stdout, stderr) => {
-            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-          });
-        },
-      );
+      `);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /idle 1/);
       // The child would hang for the 600 s idle timeout if the socket held the loop open.
@@ -434,4 +409,55 @@ describe("origin pool", () => {
       await server.close();
     }
   });
+
+  it("keeps the process alive for a request sent on a connection that just went idle", async () => {
+    // The second request reuses the connection the first one left idle (whose socket was
+    // unref'd, or on Deno is about to be) and is answered later: nothing but its socket keeps
+    // the child's event loop running meanwhile, so the child must not exit before printing.
+    const server = await startHttpServer((req, res) => {
+      if (req.url === "/slow") setTimeout(() => res.end("late"), 200);
+      else res.end("x");
+    });
+    try {
+      const result = await runChild(`
+        const client = new Client({ idleTimeout: 600000 });
+        await (await client.fetch(${JSON.stringify(server.url)})).text();
+        client.fetch(${JSON.stringify(new URL("/slow", server.url).href)})
+          .then((response) => response.text())
+          .then((text) => console.log("done " + text + " " + client.stats().total.open));
+      `);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /done late 1/);
+      assert.equal(server.accepted, 1);
+    } finally {
+      await server.close();
+    }
+  });
 });
+
+/**
+ * Runs `body` as a module in a child process of this runtime, with `Client` imported from the
+ * module under test; resolves with its exit code and output (killed after 20 s).
+ */
+async function runChild(body: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Under Node this file runs compiled to JavaScript (scripts/test_node.mjs), next to the
+  // compiled mod.js; the child then is an .mjs file that imports it.
+  const compiled = import.meta.url.endsWith(".js");
+  const mod = new URL(compiled ? "../../mod.js" : "../../mod.ts", import.meta.url).href;
+  const script = `import { Client } from ${JSON.stringify(mod)};\n${body}`;
+  const { execFile } = await import("node:child_process");
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const file = join(mkdtempSync(join(tmpdir(), "wirefetch-")), compiled ? "child.mjs" : "child.ts");
+  writeFileSync(file, script);
+  // Deno needs `run -A`; Bun and Node run a file given alone.
+  const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
+  const args = isDeno ? ["run", "-A", file] : [file];
+  // Asynchronous: the server lives in this process and must keep answering.
+  return await new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
