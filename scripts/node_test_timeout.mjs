@@ -34,3 +34,13 @@ function withTimeout(original) {
 nodeTest.it = withTimeout(nodeTest.it);
 nodeTest.test = withTimeout(nodeTest.test);
 syncBuiltinESMExports();
+
+// A file whose timed-out test left sockets or timers open would never end by itself. Node's
+// --test-force-exit would end it, but on Node 20 it exits before the file's results reach the
+// parent (nodejs/node#54327, #64833): tests went missing from the count with exit code 0. So once
+// every test of the file has finished (the root `after` hook), a timer that does not keep the
+// process alive ends it a little later, after the results were written; a file that ends on
+// its own never waits for it.
+nodeTest.after(() => {
+  setTimeout(() => process.exit(), 2_000).unref();
+});
