@@ -234,10 +234,7 @@ function flattenRecord(init: Record<string, unknown>): string[] {
       list = [];
       raw = [];
       casing = new Map();
-      for (let i = 0; i < same; i += 2) {
-        pushHeader(list, last[i], last[i + 1], casing);
-        raw.push(last[i], last[i + 1]);
-      }
+      replayFields(last, same, list, raw, casing);
     }
     pushHeader(list, name, value, casing);
     raw.push(name, value);
@@ -251,16 +248,29 @@ function flattenRecord(init: Record<string, unknown>): string[] {
     list = [];
     raw = [];
     casing = new Map();
-    for (let i = 0; i < same; i += 2) {
-      pushHeader(list, last[i], last[i + 1], casing);
-      raw.push(last[i], last[i + 1]);
-    }
+    replayFields(last, same, list, raw, casing);
   }
   flatCasing = casing!.size === 0 ? null : casing;
   lastRaw = raw;
   lastFlat = list.slice();
   lastCasing = flatCasing;
   return list;
+}
+
+// Validates the first `same` entries of the last call's names and values into `list` (and
+// `casing`), and copies them to `raw`: the shared prefix, once a field differs or is missing.
+// Plain parameters rather than a closure or result object: this runs per request.
+function replayFields(
+  last: readonly string[],
+  same: number,
+  list: string[],
+  raw: string[],
+  casing: Map<string, string>,
+): void {
+  for (let i = 0; i < same; i += 2) {
+    pushHeader(list, last[i], last[i + 1], casing);
+    raw.push(last[i], last[i + 1]);
+  }
 }
 
 function copyBytes(view: ArrayBufferView | ArrayBuffer): Uint8Array {

@@ -130,19 +130,26 @@ describe("a fetched response's whole body reads as a native Response's", () => {
   });
 });
 
-/** A response as the client builds it: the head parsed from `head`, then `body`. */
-function parsedResponse(head: string, body: Uint8Array<ArrayBuffer>): Response {
-  let parsed: ResponseHead | null = null;
+// A parser that keeps every head it parses, in order (the same object again where its head cache
+// served one).
+function headCollector(): { parser: ResponseParser; heads: ResponseHead[] } {
+  const heads: ResponseHead[] = [];
   const parser = new ResponseParser({
     onInformational() {},
     onHead(h) {
-      parsed = h;
+      heads.push(h);
     },
     onBody() {},
   }, 8192);
+  return { parser, heads };
+}
+
+/** A response as the client builds it: the head parsed from `head`, then `body`. */
+function parsedResponse(head: string, body: Uint8Array<ArrayBuffer>): Response {
+  const { parser, heads } = headCollector();
   parser.start(false);
   parser.execute(encoder.encode(head));
-  return makeResponse(parsed!, body, "http://example.test/", false, null, false);
+  return makeResponse(heads[0], body, "http://example.test/", false, null, false);
 }
 
 const PLAIN_HEAD = "HTTP/1.1 200 OK\r\nServer: nginx\r\nVary: a\r\nVary: b\r\n" +
@@ -325,14 +332,7 @@ describe("responses whose head came from the parser's head cache", () => {
   it("each have all the fields, duplicates and Set-Cookie lines included, in their own Headers", async () => {
     const head = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nVary: x\r\nVary: y\r\n" +
       "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n";
-    const heads: ResponseHead[] = [];
-    const parser = new ResponseParser({
-      onInformational() {},
-      onHead(h) {
-        heads.push(h);
-      },
-      onBody() {},
-    }, 8192);
+    const { parser, heads } = headCollector();
     const responses: Response[] = [];
     for (let i = 0; i < 3; i++) {
       parser.start(false);
@@ -374,14 +374,7 @@ describe("a fetched response's reason phrase", () => {
   // the getters: Deno's Cache API stores them (a fetched 200 OK put in a cache must come back
   // "OK", as native fetch's does), and the runtime's own clone copies them.
   it("is in the runtime's own Response, for a parsed head and one from the head cache", async () => {
-    const heads: ResponseHead[] = [];
-    const parser = new ResponseParser({
-      onInformational() {},
-      onHead(h) {
-        heads.push(h);
-      },
-      onBody() {},
-    }, 8192);
+    const { parser, heads } = headCollector();
     for (const head of [PLAIN_HEAD, PLAIN_HEAD, PLAIN_HEAD.replace("200 OK", "200 Fine")]) {
       parser.start(false);
       parser.execute(encoder.encode(head));

@@ -126,31 +126,34 @@ export function emitHeadersWritten(
     }
   }
   if (task.wants(TRACE_BIT.wroteheaders)) {
-    task.emit(
-      TRACE_BIT.wroteheaders,
-      {
-        type: "wroteheaders",
-        requestId: task.requestId,
-        connectionId,
-        time: now,
-        method: task.method,
-        url,
-      } satisfies TraceInfo<PhaseEvent>,
-    );
+    emitPhase(task, TRACE_BIT.wroteheaders, "wroteheaders", connectionId, now);
   }
   if (expectContinue && task.wants(TRACE_BIT.wait100continue)) {
-    task.emit(
-      TRACE_BIT.wait100continue,
-      {
-        type: "wait100continue",
-        requestId: task.requestId,
-        connectionId,
-        time: now,
-        method: task.method,
-        url,
-      } satisfies TraceInfo<PhaseEvent>,
-    );
+    emitPhase(task, TRACE_BIT.wait100continue, "wait100continue", connectionId, now);
   }
+}
+
+// One event with no fields of its own (`PhaseEvent`). One literal for all of them: they have
+// the same fields in the same order, so every call site gets objects of one shape either way;
+// `bit` is passed rather than looked up from `type` (a keyed load on every event).
+function emitPhase(
+  task: EventSource,
+  bit: number,
+  type: "wroteheaders" | "wait100continue" | "gotfirstresponsebyte" | "got100continue",
+  connectionId: number,
+  time: number,
+): void {
+  task.emit(
+    bit,
+    {
+      type,
+      requestId: task.requestId,
+      connectionId,
+      time,
+      method: task.method,
+      url: task.url,
+    } satisfies TraceInfo<PhaseEvent>,
+  );
 }
 
 /** `wroterequest` at `time`, with the error that stopped the writing, if any. */
@@ -176,17 +179,7 @@ export function emitWroteRequest(
 
 /** `gotfirstresponsebyte` at `time`. */
 export function emitFirstByte(task: EventSource, connectionId: number, time: number): void {
-  task.emit(
-    TRACE_BIT.gotfirstresponsebyte,
-    {
-      type: "gotfirstresponsebyte",
-      requestId: task.requestId,
-      connectionId,
-      time,
-      method: task.method,
-      url: task.url,
-    } satisfies TraceInfo<PhaseEvent>,
-  );
+  emitPhase(task, TRACE_BIT.gotfirstresponsebyte, "gotfirstresponsebyte", connectionId, time);
 }
 
 /** `got1xxresponse` and, for a 100, `got100continue`. */
@@ -215,17 +208,7 @@ export function emitInformational(
     );
   }
   if (status === 100 && task.wants(TRACE_BIT.got100continue)) {
-    task.emit(
-      TRACE_BIT.got100continue,
-      {
-        type: "got100continue",
-        requestId: task.requestId,
-        connectionId,
-        time: now,
-        method: task.method,
-        url: task.url,
-      } satisfies TraceInfo<PhaseEvent>,
-    );
+    emitPhase(task, TRACE_BIT.got100continue, "got100continue", connectionId, now);
   }
 }
 

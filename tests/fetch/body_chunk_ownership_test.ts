@@ -52,6 +52,30 @@ async function readChunks(
 const text = (chunks: Uint8Array[]): string =>
   chunks.map((chunk) => new TextDecoder().decode(chunk)).join("");
 
+/**
+ * Asserts that the body came in several `chunks`, each a plain Uint8Array owning its whole
+ * ArrayBuffer, and that enqueueing them all into a byte stream (which transfers each one's
+ * buffer) reads back as `expected`.
+ */
+async function assertOwnChunks(chunks: Uint8Array[], expected: string): Promise<void> {
+  assert.ok(chunks.length > 1, "the body came in several chunks");
+  for (const chunk of chunks) {
+    // A kept chunk pins its own bytes only, not a read slab (4 KiB, 256 KiB in bulk mode) or
+    // zlib's output buffer.
+    assert.equal(chunk.buffer.byteLength, chunk.byteLength);
+    // A plain Uint8Array, as native fetch gives (not a Node Buffer, whose slice is a view).
+    assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+  }
+  const bytes = new ReadableStream({
+    type: "bytes",
+    start(controller): void {
+      for (const chunk of chunks) controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
+      controller.close();
+    },
+  });
+  assert.equal(await within(new Response(bytes).text(), 5000, "byte stream"), expected);
+}
+
 describe("a streamed body's chunks each own their ArrayBuffer", () => {
   it("keeps every byte when all chunks are enqueued into a byte stream (which transfers them)", async () => {
     const server = await pacedServer();
@@ -61,21 +85,7 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
         const response = await within(client.fetch(server.url), 5000, "fetch");
         const chunks = await readChunks(response.body!.getReader(), server.next);
         assert.equal(text(chunks), BODY);
-        assert.ok(chunks.length > 1, "the body was streamed in several chunks");
-        // A kept chunk pins its own bytes only, not a read slab (4 KiB, 256 KiB in bulk mode).
-        for (const chunk of chunks) {
-          assert.equal(chunk.buffer.byteLength, chunk.byteLength);
-          // A plain Uint8Array, as native fetch gives (not a Node Buffer, whose slice is a view).
-          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
-        }
-        const bytes = new ReadableStream({
-          type: "bytes",
-          start(controller): void {
-            for (const chunk of chunks) controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
-            controller.close();
-          },
-        });
-        assert.equal(await within(new Response(bytes).text(), 5000, "byte stream"), BODY);
+        await assertOwnChunks(chunks, BODY);
       }
       assert.equal(server.accepted, 1, "one connection, reused");
     } finally {
@@ -144,20 +154,7 @@ describe("a streamed body's chunks each own their ArrayBuffer", () => {
             chunks.length === 0 ? structuredClone(value, { transfer: [value.buffer] }) : value,
           );
         }
-        assert.ok(chunks.length > 1, "decoded in several chunks");
-        for (const chunk of chunks) {
-          assert.equal(chunk.buffer.byteLength, chunk.byteLength);
-          // A plain Uint8Array, as native fetch gives (not a Node Buffer, whose slice is a view).
-          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
-        }
-        const bytes = new ReadableStream({
-          type: "bytes",
-          start(controller): void {
-            for (const chunk of chunks) controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
-            controller.close();
-          },
-        });
-        assert.equal(await within(new Response(bytes).text(), 5000, "byte stream"), text);
+        await assertOwnChunks(chunks, text);
       } finally {
         await closeBounded(client, [server]);
       }

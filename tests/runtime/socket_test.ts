@@ -8,7 +8,7 @@ import type net from "node:net";
 import { defaultConnector } from "../../src/runtime/connector.ts";
 import type { Socket, SocketListener } from "../../src/runtime/socket.ts";
 import type { WirefetchError } from "../../src/errors.ts";
-import { startRawServer } from "../support/servers.ts";
+import { type RawServer, startRawServer } from "../support/servers.ts";
 import { within } from "../support/deadline.ts";
 
 const isDeno = "Deno" in globalThis && !("Bun" in globalThis);
@@ -92,6 +92,36 @@ async function connect(port: number): Promise<Socket> {
   );
 }
 
+// Runs `test` with `count` sockets connected to a server from `start`, then closes the sockets
+// and the server however the test ended (a connect that fails still closes the server).
+async function withSockets<S extends RawServer>(
+  start: () => Promise<S>,
+  count: number,
+  test: (sockets: Socket[], server: S) => Promise<void>,
+): Promise<void> {
+  const server = await start();
+  const sockets: Socket[] = [];
+  try {
+    for (let i = 0; i < count; i++) sockets.push(await connect(server.port));
+    await test(sockets, server);
+  } finally {
+    for (const socket of sockets) socket.close();
+    await within(server.close(), 5000, "closing the server");
+  }
+}
+
+// One socket to a replyServer, with a KeepingListener it does not listen to yet (some tests set
+// the listener's onChunk first).
+function withSocket(
+  test: (fixture: { socket: Socket; listener: KeepingListener }) => Promise<void>,
+): Promise<void> {
+  return withSockets(
+    replyServer,
+    1,
+    ([socket]) => test({ socket, listener: new KeepingListener() }),
+  );
+}
+
 // Where two byte strings first differ, or -1: a plain deepEqual would spend seconds describing a
 // mismatch in a megabyte.
 function firstDifference(actual: Uint8Array, expected: Uint8Array): number {
@@ -102,32 +132,36 @@ function firstDifference(actual: Uint8Array, expected: Uint8Array): number {
 
 const line = (size: number): Uint8Array => new TextEncoder().encode(`${size}\n`);
 
+// Asks a replyServer for a reply of each size in turn, each one waited for before the next is
+// asked; returns the bytes the replies should add up to.
+async function askInTurn(
+  socket: Socket,
+  listener: KeepingListener,
+  sizes: number[],
+): Promise<Uint8Array> {
+  const expected: Uint8Array[] = [];
+  let total = 0;
+  for (const [i, size] of sizes.entries()) {
+    expected.push(reply(i, size));
+    total += size;
+    socket.write(line(size));
+    await within(listener.until(total), 5000, `reply ${i} (${size} bytes)`);
+  }
+  return concat(expected);
+}
+
 describe("runtime socket adapter", () => {
   it("keeps every chunk's bytes intact through later reads into the same and new buffers", async () => {
-    const server = await replyServer();
-    const socket = await connect(server.port);
-    const listener = new KeepingListener();
-    try {
+    await withSocket(async ({ socket, listener }) => {
       socket.listen(listener);
       // 100 replies of 300 bytes, one at a time: several times the Deno adapter's read slab.
-      const expected: Uint8Array[] = [];
-      for (let i = 0; i < 100; i++) {
-        expected.push(reply(i, 300));
-        socket.write(line(300));
-        await within(listener.until(300 * (i + 1)), 5000, `reply ${i}`);
-      }
-      assert.equal(firstDifference(concat(listener.chunks), concat(expected)), -1);
-    } finally {
-      socket.close();
-      await server.close();
-    }
+      const expected = await askInTurn(socket, listener, Array(100).fill(300));
+      assert.equal(firstDifference(concat(listener.chunks), expected), -1);
+    });
   });
 
   it("hands the listener plain Uint8Arrays, not Node Buffers (Bun and Node make Buffers)", async () => {
-    const server = await replyServer();
-    const socket = await connect(server.port);
-    const listener = new KeepingListener();
-    try {
+    await withSocket(async ({ socket, listener }) => {
       socket.listen(listener);
       socket.write(line(300));
       await within(listener.until(300), 5000, "the reply");
@@ -136,39 +170,19 @@ describe("runtime socket adapter", () => {
         // expect what native fetch hands out.
         assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
       }
-    } finally {
-      socket.close();
-      await server.close();
-    }
+    });
   });
 
   it("keeps chunks intact across a bulk transfer and back to small reads", async () => {
-    const server = await replyServer();
-    const socket = await connect(server.port);
-    const listener = new KeepingListener();
-    try {
+    await withSocket(async ({ socket, listener }) => {
       socket.listen(listener);
-      const sizes = [200, 1 << 20, 300, 5000, 100, 300];
-      const expected: Uint8Array[] = [];
-      let total = 0;
-      for (const [i, size] of sizes.entries()) {
-        expected.push(reply(i, size));
-        total += size;
-        socket.write(line(size));
-        await within(listener.until(total), 5000, `reply ${i} (${size} bytes)`);
-      }
-      assert.equal(firstDifference(concat(listener.chunks), concat(expected)), -1);
-    } finally {
-      socket.close();
-      await server.close();
-    }
+      const expected = await askInTurn(socket, listener, [200, 1 << 20, 300, 5000, 100, 300]);
+      assert.equal(firstDifference(concat(listener.chunks), expected), -1);
+    });
   });
 
   it("delivers nothing more than the read in flight while paused, then everything intact", async () => {
-    const server = await replyServer();
-    const socket = await connect(server.port);
-    const listener = new KeepingListener();
-    try {
+    await withSocket(async ({ socket, listener }) => {
       let paused = false;
       listener.onChunk = () => {
         if (paused) return;
@@ -187,35 +201,21 @@ describe("runtime socket adapter", () => {
       socket.resume();
       await within(listener.until(size), 5000, "the rest after resume()");
       assert.equal(firstDifference(concat(listener.chunks), reply(0, size)), -1);
-    } finally {
-      socket.close();
-      await server.close();
-    }
+    });
   });
 
   it("reads on after the listener transferred a chunk's buffer inside onSocketData", async () => {
-    const server = await replyServer();
-    const socket = await connect(server.port);
-    const listener = new KeepingListener();
-    const moved: Uint8Array[] = [];
-    try {
+    await withSocket(async ({ socket, listener }) => {
+      const moved: Uint8Array[] = [];
       listener.onChunk = (chunk) => {
         // What a consumer that posts chunks to a worker does: the copy it gets must hold its bytes.
         const copy = structuredClone(chunk, { transfer: [chunk.buffer as ArrayBuffer] });
         moved.push(copy);
       };
       socket.listen(listener);
-      const expected: Uint8Array[] = [];
-      for (let i = 0; i < 5; i++) {
-        expected.push(reply(i, 300));
-        socket.write(line(300));
-        await within(listener.until(300 * (i + 1)), 5000, `reply ${i}`);
-      }
-      assert.equal(firstDifference(concat(moved), concat(expected)), -1);
-    } finally {
-      socket.close();
-      await server.close();
-    }
+      const expected = await askInTurn(socket, listener, Array(5).fill(300));
+      assert.equal(firstDifference(concat(moved), expected), -1);
+    });
   });
 
   it(
@@ -223,10 +223,7 @@ describe("runtime socket adapter", () => {
       ? "fails the socket with ERR_SOCKET when a chunk's buffer is transferred during a read (Deno)"
       : "reads on when a chunk's buffer is transferred while the socket waits for more",
     async () => {
-      const server = await replyServer();
-      const socket = await connect(server.port);
-      const listener = new KeepingListener();
-      try {
+      await withSocket(async ({ socket, listener }) => {
         socket.listen(listener);
         socket.write(line(300));
         await within(listener.until(300), 5000, "first reply");
@@ -247,10 +244,7 @@ describe("runtime socket adapter", () => {
           await within(listener.until(600), 5000, "second reply");
           assert.equal(firstDifference(concat(listener.chunks.slice(1)), reply(1, 300)), -1);
         }
-      } finally {
-        socket.close();
-        await server.close();
-      }
+      });
     },
   );
 });
@@ -278,11 +272,8 @@ describe("runtime socket adapter writes while several sockets wait for replies",
   // once the event loop turn's reads are done (src/runtime/bun.ts); the other adapters write at
   // once. Either way the bytes of one socket must leave in the order they were written.
   it("keeps small and large writes of one socket in order", async () => {
-    const server = await echoServer();
-    const a = await connect(server.port);
-    const b = await connect(server.port);
-    const listener = new KeepingListener();
-    try {
+    await withSockets(echoServer, 2, async ([a, b]) => {
+      const listener = new KeepingListener();
       a.listen(listener);
       b.listen(new KeepingListener());
       a.ref();
@@ -293,18 +284,11 @@ describe("runtime socket adapter writes while several sockets wait for replies",
       const expected = concat(pieces);
       await within(listener.until(expected.length), 5000, "the echo");
       assert.equal(firstDifference(concat(listener.chunks), expected), -1);
-    } finally {
-      a.close();
-      b.close();
-      await server.close();
-    }
+    });
   });
 
   it("sends what was written right before close", async () => {
-    const server = await echoServer();
-    const a = await connect(server.port);
-    const b = await connect(server.port);
-    try {
+    await withSockets(echoServer, 2, async ([a, b], server) => {
       a.listen(new KeepingListener());
       b.listen(new KeepingListener());
       a.ref();
@@ -313,10 +297,6 @@ describe("runtime socket adapter writes while several sockets wait for replies",
       a.close();
       const sent = await within(server.received[0], 5000, "the server sees the close");
       assert.equal(firstDifference(sent, reply(5, 100)), -1);
-    } finally {
-      a.close();
-      b.close();
-      await server.close();
-    }
+    });
   });
 });

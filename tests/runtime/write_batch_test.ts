@@ -22,6 +22,17 @@ function writer(name: string, log: Log): BatchedWriter {
   };
 }
 
+// A batch of its own with a writer per name, each marked busy (waiting for a response) in order.
+function busyWriters(
+  ...names: string[]
+): { batch: WriteBatch; log: Log; writers: BatchedWriter[] } {
+  const batch = new WriteBatch();
+  const log: Log = [];
+  const writers = names.map((name) => writer(name, log));
+  for (const w of writers) batch.markBusy(w);
+  return { batch, log, writers };
+}
+
 // What an adapter does with a write (src/runtime/deno.ts, bun.ts): release what the socket held,
 // offer the write to the batch, and write it at once if the batch does not hold it.
 function write(batch: WriteBatch, w: BatchedWriter, log: Log, name: string, byte: number): void {
@@ -51,14 +62,7 @@ describe("write batching across sockets", () => {
   });
 
   it("holds writes while several sockets wait, and writes them after the turn in their order", async () => {
-    const batch = new WriteBatch();
-    const log: Log = [];
-    const a = writer("a", log);
-    const b = writer("b", log);
-    const c = writer("c", log);
-    batch.markBusy(a);
-    batch.markBusy(b);
-    batch.markBusy(c);
+    const { batch, log, writers: [a, b, c] } = busyWriters("a", "b", "c");
     write(batch, b, log, "b", 1);
     write(batch, a, log, "a", 2);
     write(batch, c, log, "c", 3);
@@ -68,12 +72,7 @@ describe("write batching across sockets", () => {
   });
 
   it("sends held bytes when the socket is released for a close, and not again at the flush", async () => {
-    const batch = new WriteBatch();
-    const log: Log = [];
-    const a = writer("a", log);
-    const b = writer("b", log);
-    batch.markBusy(a);
-    batch.markBusy(b);
+    const { batch, log, writers: [a, b] } = busyWriters("a", "b");
     write(batch, a, log, "a", 1);
     write(batch, b, log, "b", 2);
     batch.release(a); // What an adapter's close() does first.
@@ -84,12 +83,7 @@ describe("write batching across sockets", () => {
   });
 
   it("writes at once for a while after a flush that found a single socket", async () => {
-    const batch = new WriteBatch();
-    const log: Log = [];
-    const a = writer("a", log);
-    const b = writer("b", log);
-    batch.markBusy(a);
-    batch.markBusy(b);
+    const { batch, log, writers: [a, b] } = busyWriters("a", "b");
     write(batch, a, log, "a", 0);
     await nextTurn();
     assert.deepEqual(log, [["a", 0]]);
