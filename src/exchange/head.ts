@@ -168,12 +168,9 @@ export function encodeHead(
     // or some servers wait for a body that will not come.
     const m = spec.method;
     if (m === "POST" || m === "PUT" || m === "PATCH") list.push("content-length", "0");
-  } else if (body.kind === "bytes") {
-    list.push("content-length", String(body.bytes.length));
-  } else if (body.kind === "text") {
-    list.push("content-length", String(body.length));
-  } else if (body.length >= 0) {
-    list.push("content-length", String(body.length));
+  } else if (bodyLength >= 0) {
+    // Bytes, a string (its UTF-8 length) or a stream of known length.
+    list.push("content-length", String(bodyLength));
   } else {
     list.push("transfer-encoding", "chunked");
   }
