@@ -64,6 +64,14 @@ const DENO_HEADER_LIST: symbol | null = runtimeGlobals.Deno === undefined
   ? null
   : findDenoHeaderList();
 
+/** The own symbol of `object` whose description is `description` (Deno's internal slots), or null. */
+function ownSymbol(object: object, description: string): symbol | null {
+  for (const key of Object.getOwnPropertySymbols(object)) {
+    if (key.description === description) return key;
+  }
+  return null;
+}
+
 function findDenoHeaderList(): symbol | null {
   const withInit = probeDenoHeaderList(new Response("x", { status: 200, statusText: "OK" }));
   const withoutInit = probeDenoHeaderList(new Response("x"));
@@ -79,23 +87,22 @@ function findDenoHeaderList(): symbol | null {
 function probeDenoHeaderList(probe: Response): symbol | null {
   try {
     const headers = probe.headers;
-    for (const key of Object.getOwnPropertySymbols(headers)) {
-      if (key.description !== "header list") continue;
-      const list = (headers as unknown as Record<symbol, unknown>)[key];
-      if (
-        !Array.isArray(list) || list.length !== 1 || !Array.isArray(list[0]) ||
-        String(list[0][0]).toLowerCase() !== "content-type"
-      ) {
-        return null;
-      }
-      list.pop();
-      list.push(["x-probe", "1"]);
-      const entries = [...headers];
-      const ok = headers.get("x-probe") === "1" && !headers.has("content-type") &&
-        entries.length === 1 && entries[0][0] === "x-probe" && entries[0][1] === "1" &&
-        headers.get("content-type") === null;
-      return ok ? key : null;
+    const key = ownSymbol(headers, "header list");
+    if (key === null) return null;
+    const list = (headers as unknown as Record<symbol, unknown>)[key];
+    if (
+      !Array.isArray(list) || list.length !== 1 || !Array.isArray(list[0]) ||
+      String(list[0][0]).toLowerCase() !== "content-type"
+    ) {
+      return null;
     }
+    list.pop();
+    list.push(["x-probe", "1"]);
+    const entries = [...headers];
+    const ok = headers.get("x-probe") === "1" && !headers.has("content-type") &&
+      entries.length === 1 && entries[0][0] === "x-probe" && entries[0][1] === "1" &&
+      headers.get("content-type") === null;
+    return ok ? key : null;
   } catch {
     // Anything unexpected: use the public API.
   }
@@ -126,22 +133,21 @@ const DENO_INNER_RESPONSE: symbol | null = runtimeGlobals.Deno === undefined
 function findDenoInnerResponse(): symbol | null {
   try {
     const probe = new Response(null);
-    for (const key of Object.getOwnPropertySymbols(probe)) {
-      if (key.description !== "response") continue;
-      const inner =
-        (probe as unknown as Record<symbol, { status?: unknown; statusMessage?: unknown }>)[key];
-      if (
-        inner === null || typeof inner !== "object" || inner.status !== 200 ||
-        inner.statusMessage !== ""
-      ) {
-        return null;
-      }
-      inner.statusMessage = "OK";
-      const copy = Response.prototype.clone.call(probe);
-      return probe.statusText === "OK" && copy.statusText === "OK" && copy.status === 200
-        ? key
-        : null;
+    const key = ownSymbol(probe, "response");
+    if (key === null) return null;
+    const inner =
+      (probe as unknown as Record<symbol, { status?: unknown; statusMessage?: unknown }>)[key];
+    if (
+      inner === null || typeof inner !== "object" || inner.status !== 200 ||
+      inner.statusMessage !== ""
+    ) {
+      return null;
     }
+    inner.statusMessage = "OK";
+    const copy = Response.prototype.clone.call(probe);
+    return probe.statusText === "OK" && copy.statusText === "OK" && copy.status === 200
+      ? key
+      : null;
   } catch {
     // Anything unexpected: construct with the init.
   }
